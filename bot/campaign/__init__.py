@@ -1,0 +1,1 @@
+"""Campaigns: YAML -> validated, immutable Campaign objects."""

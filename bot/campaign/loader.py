@@ -1,0 +1,165 @@
+"""Campaign files -> validated Campaign objects, or every located problem in one pass.
+
+Each entry of the campaign's lists (messages, quote pools, supporters, targets, asks) is
+validated on its own, so one broken message does not hide the problems of the others, and the
+whole-campaign checks still run on the entries that are valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot.campaign.errors import problems_from_validation
+from bot.campaign.model import Ask, Campaign, Message, QuotePool, Supporter, Target
+from bot.campaign.targets_csv import load_targets_csv
+from bot.campaign.yamlsource import Located, Path_, load_yaml
+from bot.problems import Problem, display_path
+
+CAMPAIGN_SUFFIXES = (".yaml", ".yml")
+LIST_ENTRIES: dict[str, type[BaseModel]] = {
+    "messages": Message,
+    "quote_pools": QuotePool,
+    "supporters": Supporter,
+    "targets": Target,
+    "asks": Ask,
+}
+
+
+@dataclass
+class LoadedCampaign:
+    """A valid campaign and where each of its parts was written."""
+
+    campaign: Campaign
+    path: Path
+    located: Located
+    # id(entry) -> (where it was read from, its path there): YAML entries and CSV rows alike.
+    origins: dict[int, tuple[Located, Path_]] = field(default_factory=dict)
+    # ids of entries that failed validation: references to them are not reported again.
+    broken_ids: set[str] = field(default_factory=set)
+
+    @property
+    def file(self) -> str:
+        return self.located.file
+
+    def problem(self, entry: object, path: Path_, message: str, *, key: bool = False) -> Problem:
+        located, base = self.origins.get(id(entry), (self.located, ()))
+        return located.problem((*base, *path), message, key=key)
+
+    def where(self, entry: object, path: Path_ = ()) -> tuple[str, int, int]:
+        located, base = self.origins.get(id(entry), (self.located, ()))
+        line, col = located.where((*base, *path))
+        return located.file, line, col
+
+
+def load_campaign(
+    path: Path, *, default_timezone: str = "Europe/London"
+) -> tuple[LoadedCampaign | None, list[Problem]]:
+    """Read and validate one campaign file (and its target CSV files)."""
+    display = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
+    except OSError as exc:
+        return None, [Problem(display, 1, 1, f"cannot read campaign file: {exc.strerror}")]
+    located, problems = load_yaml(text, display)
+    if located is None:
+        return None, problems
+    if not isinstance(located.data, dict):
+        return None, [located.problem((), "a campaign file must be a mapping of keys to values")]
+
+    data: dict[str, Any] = located.data
+    header_data = {key: value for key, value in data.items() if key not in LIST_ENTRIES}
+    header_data.setdefault("timezone", default_timezone)
+    header: Campaign | None = None
+    try:
+        header = Campaign.model_validate(header_data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, located, (), Campaign))
+
+    origins: dict[int, tuple[Located, Path_]] = {}
+    broken_ids: set[str] = set()
+    entries: dict[str, list[Any]] = {}
+    for name, model in LIST_ENTRIES.items():
+        raw = data.get(name)
+        entries[name] = []
+        if raw is None:
+            continue
+        if not isinstance(raw, list):
+            problems.append(located.problem((name,), f"'{name}' must be a list (one '- ' item each)"))
+            continue
+        for index, item in enumerate(raw):
+            try:
+                entry = model.model_validate(item)
+            except ValidationError as exc:
+                problems.extend(problems_from_validation(exc, located, (name, index), model))
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    broken_ids.add(item["id"])
+                continue
+            entries[name].append(entry)
+            origins[id(entry)] = (located, (name, index))
+            if isinstance(entry, QuotePool):
+                for quote_index, quote in enumerate(entry.quotes):
+                    origins[id(quote)] = (located, (name, index, "quotes", quote_index))
+
+    if header is None:
+        return None, problems
+
+    for file_index, relative in enumerate(header.target_files):
+        csv_path = path.parent / relative
+        rows, csv_problems = load_targets_csv(csv_path, display_path(csv_path))
+        if csv_problems and not rows and not csv_path.exists():
+            problems.append(
+                located.problem(("target_files", file_index), f"target file '{relative}' not found")
+            )
+            continue
+        problems.extend(csv_problems)
+        for row in rows:
+            entries["targets"].append(row.target)
+            origins[id(row.target)] = (row.located, ())
+
+    campaign = header.model_copy(update=entries)
+    loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
+    return loaded, problems
+
+
+def campaign_files(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand directories to the campaign files in them (sorted); report paths that are missing."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in CAMPAIGN_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(display_path(path), 1, 1, "no such file or directory"))
+    return files, problems
+
+
+def find_campaign(reference: str, campaigns_dir: Path) -> Path | None:
+    """A campaign given as a file path, or as the id of a campaign in `campaigns_dir`."""
+    as_path = Path(reference)
+    if as_path.is_file():
+        return as_path
+    for suffix in CAMPAIGN_SUFFIXES:
+        candidate = campaigns_dir / f"{reference}{suffix}"
+        if candidate.is_file():
+            return candidate
+    if campaigns_dir.is_dir():
+        for candidate in sorted(campaigns_dir.iterdir()):
+            if candidate.suffix in CAMPAIGN_SUFFIXES and _declares_id(candidate, reference):
+                return candidate
+    return None
+
+
+def _declares_id(path: Path, campaign_id: str) -> bool:
+    try:
+        located, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError):
+        return False
+    return located is not None and isinstance(located.data, dict) and located.data.get("id") == campaign_id

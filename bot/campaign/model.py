@@ -1,0 +1,306 @@
+"""The campaign as organisers write it: immutable, validated pydantic models.
+
+These models check what one value can check on its own (types, required fields, handle syntax,
+time zones, cron syntax). Checks that need the whole campaign (duplicate ids, missing languages,
+references between entries, the active window) live in `bot.campaign.checks`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+POST_PLATFORMS = ("x", "bluesky")
+ASK_PLATFORMS = ("x", "bluesky", "mastodon", "threads", "email")
+PostPlatform = Literal["x", "bluesky"]
+AskPlatform = Literal["x", "bluesky", "mastodon", "threads", "email"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _matches(pattern: str, what: str):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return check
+
+
+Id = Annotated[
+    str,
+    AfterValidator(
+        _matches(
+            r"[a-z0-9][a-z0-9_-]{0,63}",
+            "a valid id (lower-case letters, digits, '-' and '_', starting with a letter or digit)",
+        )
+    ),
+]
+Language = Annotated[
+    str,
+    AfterValidator(_matches(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", "a language code such as cy or en")),
+]
+NonEmpty = Annotated[str, Field(min_length=1)]
+LangText = dict[Language, NonEmpty]
+Url = Annotated[str, AfterValidator(_matches(r"https?://[^\s/$.?#][^\s]*", "an http(s) URL"))]
+
+
+def _strip_prefix(prefix: str):
+    def strip(value: object) -> object:
+        return value[1:] if isinstance(value, str) and value.startswith(prefix) else value
+
+    return strip
+
+
+# X: 1-15 of [A-Za-z0-9_] (a leading @ is accepted and dropped).
+XHandle = Annotated[
+    str,
+    BeforeValidator(_strip_prefix("@")),
+    AfterValidator(_matches(r"[A-Za-z0-9_]{1,15}", "an X handle (1-15 of A-Z, a-z, 0-9 and _)")),
+]
+_DOMAIN = r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# Bluesky: a domain name handle (e.g. name.bsky.social) or a DID.
+BlueskyHandle = Annotated[
+    str,
+    BeforeValidator(_strip_prefix("@")),
+    AfterValidator(
+        _matches(
+            rf"{_DOMAIN}|did:(plc|web):[A-Za-z0-9._:%-]+",
+            "a Bluesky handle (a domain name such as name.bsky.social) or a DID",
+        )
+    ),
+]
+MastodonHandle = Annotated[
+    str,
+    BeforeValidator(_strip_prefix("@")),
+    AfterValidator(
+        _matches(rf"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*@{_DOMAIN}", "a Mastodon address (user@server)")
+    ),
+]
+ThreadsHandle = Annotated[
+    str,
+    BeforeValidator(_strip_prefix("@")),
+    AfterValidator(_matches(r"[A-Za-z0-9._]{1,30}", "a Threads username (1-30 of A-Z, 0-9, . and _)")),
+]
+Email = Annotated[str, AfterValidator(_matches(r"[^@\s]+@" + _DOMAIN, "an email address"))]
+Hashtag = Annotated[
+    str,
+    BeforeValidator(_strip_prefix("#")),
+    AfterValidator(_matches(r"[^\s#!$%^&*+=.,;:?'\"()\[\]{}<>/\\|`~]+", "a hashtag without spaces or punctuation")),
+]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not an IANA time zone (e.g. Europe/London, Europe/Dublin)"
+        ) from None
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(Model):
+    """The active window, in the campaign's time zone. A bare end date includes that whole day."""
+
+    start: datetime | date
+    end: datetime | date | None = None
+
+    def start_local(self) -> datetime:
+        return _as_datetime(self.start, end_of_day=False)
+
+    def end_local(self) -> datetime | None:
+        return None if self.end is None else _as_datetime(self.end, end_of_day=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        end = self.end_local()
+        if end is not None and end <= self.start_local():
+            raise ValueError("the window ends before it starts: 'end' must be after 'start'")
+        return self
+
+
+def _as_datetime(value: datetime | date, *, end_of_day: bool) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    return datetime.combine(value, time.max if end_of_day else time.min)
+
+
+class QuietHours(Model):
+    """No posting from `start` to `end` (local time); may wrap past midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class Image(Model):
+    path: NonEmpty
+    alt: LangText
+
+
+class Weekly(Model):
+    days: list[Weekday] = Field(min_length=1)
+    times: list[time] = Field(min_length=1)
+
+
+class Schedule(Model):
+    """Exactly one of: a one-off `at`, `daily` times, a `weekly` plan, or a `cron` expression."""
+
+    at: datetime | None = None
+    daily: list[time] | None = Field(default=None, min_length=1)
+    weekly: Weekly | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        given = [name for name in ("at", "daily", "weekly", "cron") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(
+                "a schedule needs exactly one of 'at', 'daily', 'weekly' or 'cron'"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.cron is not None:
+            try:
+                CronSim(self.cron, datetime(2000, 1, 1))
+            except CronSimError as exc:
+                raise ValueError(
+                    f"invalid cron expression {self.cron!r}: {exc} "
+                    "(five fields: minute hour day-of-month month day-of-week)"
+                ) from None
+        return self
+
+    @property
+    def one_off(self) -> bool:
+        return self.at is not None
+
+
+class Message(Model):
+    """A post the bot publishes on its own account."""
+
+    id: Id
+    schedule: Schedule
+    text: LangText | None = None
+    template: NonEmpty | None = None
+    quote_pool: Id | None = None
+    link: NonEmpty | None = None
+    hashtags: list[Hashtag] | None = None
+    image: Image | None = None
+    platforms: list[PostPlatform] | None = None
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> Message:
+        if (self.text is None) == (self.template is None):
+            raise ValueError("a message needs either 'text' (per language) or 'template', not both")
+        return self
+
+
+class Quote(Model):
+    id: Id
+    who: NonEmpty
+    role: str | None = None
+    organisation: str | None = None
+    text: LangText
+    source: NonEmpty
+
+
+class QuotePool(Model):
+    id: Id
+    quotes: list[Quote] = Field(min_length=1)
+
+
+class Handles(Model):
+    x: XHandle | None = None
+    bluesky: BlueskyHandle | None = None
+    mastodon: MastodonHandle | None = None
+    threads: ThreadsHandle | None = None
+    email: Email | None = None
+
+
+class Supporter(Model):
+    name: NonEmpty
+    kind: Literal["organisation", "person"] = "organisation"
+    url: Url | None = None
+    handles: Handles = Handles()
+
+
+class Target(Model):
+    """A politician or office the supporters are asked to message."""
+
+    id: Id
+    name: NonEmpty
+    role: str | None = None
+    constituency: str | None = None
+    region: str | None = None
+    party: str | None = None
+    language: Language | None = None
+    handles: Handles = Handles()
+    sources: dict[Literal["x", "bluesky", "mastodon", "threads", "email"], NonEmpty] = {}
+
+
+class Ask(Model):
+    """A pre-filled message a supporter sends to a target; several wordings per language."""
+
+    id: Id
+    wordings: dict[Language, list[NonEmpty]]
+    platforms: list[AskPlatform] | None = None
+
+    @model_validator(mode="after")
+    def _has_wordings(self) -> Ask:
+        for language, wordings in self.wordings.items():
+            if not wordings:
+                raise ValueError(f"'wordings.{language}' needs at least one wording")
+        return self
+
+
+class Campaign(Model):
+    id: Id
+    name: LangText
+    languages: list[Language] = Field(min_length=1)
+    timezone: Timezone = "Europe/London"
+    active: Window
+    quiet_hours: QuietHours | None = None
+    platforms: list[PostPlatform] = Field(default=["x", "bluesky"], min_length=1)
+    ask_platforms: list[AskPlatform] = ["x", "bluesky", "mastodon", "email"]
+    links: dict[Id, Url] = {}
+    hashtags: list[Hashtag] = []
+    summary: LangText | None = None
+    requests: list[LangText] = []
+    messages: list[Message] = []
+    quote_pools: list[QuotePool] = []
+    supporters: list[Supporter] = []
+    targets: list[Target] = []
+    target_files: list[NonEmpty] = []
+    asks: list[Ask] = []
+
+    @property
+    def primary_language(self) -> str:
+        return self.languages[0]
+
+    def quote_pool(self, pool_id: str) -> QuotePool:
+        return next(pool for pool in self.quote_pools if pool.id == pool_id)

@@ -1,0 +1,128 @@
+"""YAML 1.2 documents -> plain data plus the line and column of every key and value.
+
+Scalars stay strings: the schema, not the YAML resolver, decides what a value is. So `no`, `on`
+and `012` stay the text the organiser wrote wherever a string is meant, while pydantic still turns
+`"3"` into 3 where a number is meant. Only an empty value, `~` and `null` become None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.problems import Problem
+
+Path_ = tuple[str | int, ...]
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+
+@dataclass
+class Located:
+    """The loaded data and a map from each path in it to (line, col), both 1-based."""
+
+    data: Any
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if key and path in self.keys:
+                return self.keys[path]
+            if path in self.values:
+                return self.values[path]
+            if not path:
+                return (1, 1)
+            path = path[:-1]
+
+    def problem(self, path: Path_, message: str, *, key: bool = False) -> Problem:
+        line, col = self.where(path, key=key)
+        return Problem(self.file, line, col, message)
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, located: Located) -> None:
+        self.located = located
+        self.problems: list[Problem] = []
+        self._open: set[int] = set()  # nodes being built: an alias back into one is a cycle
+
+    def build(self, node: Node, path: Path_) -> Any:
+        self.located.values[path] = _mark(node)
+        if id(node) in self._open:
+            line, col = _mark(node)
+            self.problems.append(
+                Problem(self.located.file, line, col, "an alias refers to itself (a cycle)")
+            )
+            return None
+        if not isinstance(node, ScalarNode):
+            self._open.add(id(node))
+            try:
+                return self._build_collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        if node.style is None and node.value in _NULLS:
+            return None
+        return node.value
+
+    def _build_collection(self, node: Node, path: Path_) -> Any:
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    line, col = _mark(key_node)
+                    self.problems.append(
+                        Problem(self.located.file, line, col, "a key must be a plain name")
+                    )
+                    continue
+                key = key_node.value
+                if key in result:
+                    line, col = _mark(key_node)
+                    first = self.located.keys[(*path, key)]
+                    self.problems.append(
+                        Problem(
+                            self.located.file, line, col,
+                            f"duplicate key '{key}' (first defined at line {first[0]})",
+                        )
+                    )
+                    continue
+                self.located.keys[(*path, key)] = _mark(key_node)
+                result[key] = self.build(value_node, (*path, key))
+            return result
+        raise TypeError(f"unexpected YAML node {type(node).__name__}")  # pragma: no cover
+
+
+def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
+    """Parse one YAML document. Returns (located data, []) or (None, problems)."""
+    yaml = YAML(typ="rt")
+    yaml.version = (1, 2)
+    located = Located(data=None, file=file)
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        return None, [Problem(file, line, col, f"YAML syntax error: {reason}")]
+    except YAMLError as exc:
+        return None, [Problem(file, 1, 1, f"YAML error: {exc}")]
+    except RecursionError:
+        return None, [Problem(file, 1, 1, "YAML error: the document nests too deeply")]
+    if node is None:
+        return None, [Problem(file, 1, 1, "the file is empty: expected a campaign mapping")]
+    builder = _Builder(located)
+    located.data = builder.build(node, ())
+    if builder.problems:
+        return None, builder.problems
+    return located, []

@@ -1,0 +1,1 @@
+"""Composition: sandboxed templates, renderings, platform-exact lengths."""

@@ -1,0 +1,119 @@
+"""How long a text is on each platform, counted the platform's way. The one place that knows.
+
+- X: twitter-text v3 weighted length (NFC; URLs count 23; code points outside the light ranges
+  and emoji count 2), from `twitter-text-parser`'s own configuration, URL and emoji extractors.
+- Bluesky: 300 extended grapheme clusters and 3000 UTF-8 bytes.
+- Mastodon: 500 characters, every http(s) URL counted as 23, `@user@server` counted as `@user`.
+- Threads: 500 characters. Email: no limit.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+from twitter_text import extract_emojis_with_indices, extract_urls_with_indices
+from twitter_text.config import config as _twitter_config
+
+X_LIMIT = 280
+BLUESKY_GRAPHEMES = 300
+BLUESKY_BYTES = 3000
+MASTODON_LIMIT = 500
+MASTODON_URL_LENGTH = 23
+THREADS_LIMIT = 500
+LIMITS: dict[str, int | None] = {
+    "x": X_LIMIT,
+    "bluesky": BLUESKY_GRAPHEMES,
+    "mastodon": MASTODON_LIMIT,
+    "threads": THREADS_LIMIT,
+    "email": None,
+}
+PLATFORMS = tuple(LIMITS)
+
+_X = _twitter_config["version3"]
+_X_SCALE = _X["scale"]
+# Every code point outside the configured light ranges weighs default_weight.
+_X_HEAVY = regex.compile(
+    "[^"
+    + "".join(f"\\U{r['start']:08x}-\\U{r['end']:08x}" for r in _X["ranges"] if r["weight"] == _X_SCALE)
+    + "]"
+)
+# Below U+2000 twitter-text's emoji pattern only matches © and ®; skipping its (slow) scan for
+# other texts changes no answer (tests compare with parse_tweet itself).
+_MAYBE_EMOJI = regex.compile(r"[\u00a9\u00ae\u2000-\U0010ffff]")
+_NEWLINES = regex.compile(r"\r\n|\r")
+_GRAPHEME = regex.compile(r"\X")
+_MASTODON_URL = regex.compile(r"(?<![\w/])https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'}]")
+_MASTODON_REMOTE_MENTION = regex.compile(r"(?<![\w@])(@[\w.]+)@[\w.-]+\.\w+")
+
+
+@dataclass(frozen=True)
+class Count:
+    platform: str
+    length: int
+    limit: int | None
+    unit: str
+    note: str | None = None  # a second limit that was broken, e.g. Bluesky bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.note is None and (self.limit is None or self.length <= self.limit)
+
+
+def x_weighted_length(text: str) -> int:
+    """twitter-text v3 weighted length, as `twitter_text.parse_tweet(text).weightedLength`."""
+    normalized = _NEWLINES.sub("\n", unicodedata.normalize("NFC", text))
+    entities: dict[int, int] = {}
+    if "." in normalized:
+        for url in extract_urls_with_indices(normalized):
+            start, end = url["indices"]
+            entities[start] = end
+    urls_at = set(entities)
+    if _MAYBE_EMOJI.search(normalized):
+        for emoji in extract_emojis_with_indices(normalized):
+            start, end = emoji["indices"]
+            entities.setdefault(start, end)
+    weight = 0
+    position = 0
+    light_weight = _X_SCALE
+    for start in sorted(entities):
+        if start < position:
+            continue  # inside an entity already counted, as parse_tweet skips it
+        gap = normalized[position:start]
+        weight += len(gap) * light_weight + len(_X_HEAVY.findall(gap)) * (_X["default_weight"] - light_weight)
+        weight += _X["transformed_url_length"] * _X_SCALE if start in urls_at else _X["default_weight"]
+        position = entities[start]
+    rest = normalized[position:]
+    weight += len(rest) * light_weight + len(_X_HEAVY.findall(rest)) * (_X["default_weight"] - light_weight)
+    return weight // _X_SCALE
+
+
+def graphemes(text: str) -> int:
+    return len(_GRAPHEME.findall(text))
+
+
+def mastodon_length(text: str) -> int:
+    text = _MASTODON_URL.sub("x" * MASTODON_URL_LENGTH, text)
+    text = _MASTODON_REMOTE_MENTION.sub(r"\1", text)
+    return graphemes(text)
+
+
+@lru_cache(maxsize=65536)
+def count(platform: str, text: str) -> Count:
+    """The counted length of `text` (NFC) on `platform`, with its limit."""
+    text = unicodedata.normalize("NFC", text)
+    if platform == "x":
+        return Count("x", x_weighted_length(text), X_LIMIT, "weighted characters")
+    if platform == "bluesky":
+        size = len(text.encode("utf-8"))
+        note = f"{size} UTF-8 bytes, over {BLUESKY_BYTES}" if size > BLUESKY_BYTES else None
+        return Count("bluesky", graphemes(text), BLUESKY_GRAPHEMES, "graphemes", note)
+    if platform == "mastodon":
+        return Count("mastodon", mastodon_length(text), MASTODON_LIMIT, "characters")
+    if platform == "threads":
+        return Count("threads", graphemes(text), THREADS_LIMIT, "characters")
+    if platform == "email":
+        return Count("email", graphemes(text), None, "characters")
+    raise ValueError(f"unknown platform {platform!r}")

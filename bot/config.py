@@ -1,0 +1,271 @@
+"""config.toml + environment secrets -> one immutable Settings object.
+
+Every setting has a default and a description (tests check each is documented in config.toml).
+Secrets are read only from the environment; a secret written in config.toml is an error that
+names the key and the variable to use, never the value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.problems import Problem, ProblemsFound, display_path
+
+ENV_PREFIX = "KINDLING_"
+# Secrets: environment variable -> what it is. Never read from config.toml, never logged.
+SECRET_VARIABLES = {
+    "KINDLING_X_API_KEY": "X app consumer key (OAuth 1.0a)",
+    "KINDLING_X_API_SECRET": "X app consumer secret (OAuth 1.0a)",
+    "KINDLING_X_ACCESS_TOKEN": "X user access token of the campaign account",
+    "KINDLING_X_ACCESS_TOKEN_SECRET": "X user access token secret of the campaign account",
+    "KINDLING_BLUESKY_APP_PASSWORD": "Bluesky app password of the campaign account",
+}
+_SECRET_KEY = re.compile(r"(secret|password|token|api_key|apikey|private_key|credential)", re.I)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsSettings(Section):
+    campaigns: str = Field("campaigns", description="Directory of campaign YAML files.")
+    templates: str = Field("templates", description="Directory of Jinja2 templates.")
+    data: str = Field("data", description="Directory for the SQLite database and session files.")
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means a SQLite file kindling.sqlite3 in the data "
+        "directory. KINDLING_DATABASE_URL overrides it.",
+    )
+
+
+class GeneralSettings(Section):
+    timezone: str = Field("Europe/London", description="Time zone of campaigns that name none.")
+    dry_run: bool = Field(False, description="Record what would be posted instead of posting.")
+
+
+class XPrices(Section):
+    post: float = Field(0.015, ge=0, description="USD charged for creating a post without a link.")
+    post_with_link: float = Field(0.20, ge=0, description="USD charged for creating a post with a link.")
+    read: float = Field(0.005, ge=0, description="USD charged per post read (search, lookup).")
+    own_read: float = Field(0.001, ge=0, description="USD charged per read of the account's own posts.")
+
+
+class XSettings(Section):
+    api_base_url: str = Field("https://api.x.com", description="X API v2 base URL.")
+    daily_cap: int = Field(12, ge=0, description="Most posts the bot makes on X per day.")
+    monthly_budget_usd: float = Field(
+        25.0, ge=0, description="Stop spending on X beyond this many USD per calendar month."
+    )
+    timeout_seconds: float = Field(20.0, gt=0, description="Timeout for one X API call.")
+    prices: XPrices = Field(XPrices(), description="X API price table (USD per call).")
+
+
+class BlueskySettings(Section):
+    service_url: str = Field(
+        "https://bsky.social", description="Bluesky PDS (service) URL; a self-hosted PDS works."
+    )
+    handle: str = Field("", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides.")
+    daily_cap: int = Field(24, ge=0, description="Most posts the bot makes on Bluesky per day.")
+    timeout_seconds: float = Field(20.0, gt=0, description="Timeout for one Bluesky call.")
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["text", "json"] = Field("text", description="Log line format: text or json.")
+    file: str = Field("", description="Log file; empty means standard error.")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(Section):
+    paths: PathsSettings = Field(PathsSettings(), description="Where files live.")
+    database: DatabaseSettings = Field(DatabaseSettings(), description="The database.")
+    general: GeneralSettings = Field(GeneralSettings(), description="General behaviour.")
+    x: XSettings = Field(XSettings(), description="X (Twitter) account and API.")
+    bluesky: BlueskySettings = Field(BlueskySettings(), description="Bluesky account and PDS.")
+    logging: LoggingSettings = Field(LoggingSettings(), description="Logging.")
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials from the environment. repr() shows which are set, never their values."""
+
+    values: dict[str, SecretStr]
+
+    def get(self, variable: str) -> str | None:
+        secret = self.values.get(variable)
+        return secret.get_secret_value() if secret else None
+
+    def __repr__(self) -> str:
+        return f"Secrets(set={sorted(self.values)})"
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Secrets:
+        environ = dict(os.environ if environ is None else environ)
+        return cls({name: SecretStr(environ[name]) for name in SECRET_VARIABLES if environ.get(name)})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings, the directory relative paths are resolved against, and the secrets."""
+
+    settings: Settings
+    root: Path
+    secrets: Secrets
+    source: Path | None = None
+
+    def path(self, relative: str) -> Path:
+        return (self.root / relative) if not Path(relative).is_absolute() else Path(relative)
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.path(self.settings.paths.campaigns)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.path(self.settings.paths.templates)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.settings.paths.data)
+
+    @property
+    def database_url(self) -> str:
+        override = os.environ.get("KINDLING_DATABASE_URL")
+        if override:
+            return override
+        if self.settings.database.url:
+            return self.settings.database.url
+        return f"sqlite:///{self.data_dir / 'kindling.sqlite3'}"
+
+    @property
+    def bluesky_handle(self) -> str:
+        return os.environ.get("KINDLING_BLUESKY_HANDLE") or self.settings.bluesky.handle
+
+
+def load_config(path: Path | None) -> Config:
+    """Read `path` (or the defaults when None). Raises ProblemsFound with located problems."""
+    secrets = Secrets.from_environment()
+    if path is None:
+        return Config(Settings(), Path.cwd(), secrets)
+    display = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ProblemsFound([Problem(display, 1, 1, "config file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemsFound([Problem(display, 1, 1, f"cannot read config file: {exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        line, col = _toml_error_position(str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)$", "", str(exc))
+        raise ProblemsFound([Problem(display, line, col, f"TOML syntax error: {message}")]) from None
+
+    problems = _secret_problems(data, text, display)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems += _settings_problems(exc, text, display)
+        settings = None
+    if problems:
+        raise ProblemsFound(sorted(set(problems)))
+    assert settings is not None
+    return Config(settings, path.parent.resolve(), secrets, path)
+
+
+def _secret_problems(data: dict[str, Any], text: str, display: str, table: tuple[str, ...] = ()) -> list[Problem]:
+    problems = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            problems += _secret_problems(value, text, display, (*table, key))
+        elif _SECRET_KEY.search(key) and value not in ("", None):
+            variable = ENV_PREFIX + "_".join((*table, key)).upper()
+            line, col = _locate_key(text, table, key)
+            dotted = ".".join((*table, key))
+            problems.append(
+                Problem(
+                    display, line, col,
+                    f"'{dotted}' looks like a secret: secrets must not be written in config.toml "
+                    f"(the value is not shown); remove it and set {variable} in the environment",
+                )
+            )
+    return problems
+
+
+def _settings_problems(exc: ValidationError, text: str, display: str) -> list[Problem]:
+    problems = []
+    for detail in exc.errors(include_url=False):
+        loc = tuple(str(part) for part in detail["loc"])
+        table, key = loc[:-1], loc[-1] if loc else ""
+        if detail["type"] == "extra_forbidden" and _SECRET_KEY.search(key):
+            continue  # reported as a secret, without its value
+        line, col = _locate_key(text, table, key)
+        dotted = ".".join(loc)
+        if detail["type"] == "extra_forbidden":
+            known = _known_keys(table)
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else (f" (known: {', '.join(known)})" if known else "")
+            problems.append(Problem(display, line, col, f"unknown setting '{dotted}'{hint}"))
+        else:
+            message = detail["msg"].removeprefix("Value error, ")
+            problems.append(Problem(display, line, col, f"'{dotted}': {message[0].lower()}{message[1:]}"))
+    return problems
+
+
+def _known_keys(table: tuple[str, ...]) -> list[str]:
+    model: Any = Settings
+    for part in table:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _locate_key(text: str, table: tuple[str, ...], key: str) -> tuple[int, int]:
+    """Line and column of `key` inside `[table]` (config.toml is flat enough for this)."""
+    current: tuple[str, ...] = ()
+    header_line = 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            current = tuple(part.strip().strip('"') for part in header.group(1).split("."))
+            if current == (*table, key):
+                return number, line.index("[") + 1
+            if current == table:
+                header_line = number
+            continue
+        match = re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", line)
+        if match and current == table:
+            return number, line.index(key[0]) + 1
+    return header_line, 1
+
+
+def _toml_error_position(message: str) -> tuple[int, int]:
+    match = re.search(r"at line (\d+), column (\d+)", message)
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+
+
+def iter_settings(model: type[BaseModel] = Settings, prefix: tuple[str, ...] = ()):
+    """(dotted path, field) for every leaf setting; used by the documentation test."""
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from iter_settings(annotation, (*prefix, name))
+        else:
+            yield (*prefix, name), field
