@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.campaign.checks import check_campaign
 from bot.campaign.loader import LoadedCampaign, campaign_files, load_campaign
 from bot.compose.renderings import Rendering, gaps, render_campaign
-from bot.compose.templates import Templates, TemplateProblem
+from bot.compose.templates import TemplateProblem, Templates
 from bot.config import Config
 from bot.problems import Problem, display_path
 
@@ -73,10 +73,12 @@ def check_one(path: Path, templates: Templates, default_timezone: str) -> Campai
     loaded, problems = load_campaign(path, default_timezone=default_timezone)
     report = CampaignReport(display_path(path), loaded, problems=problems)
     if loaded is None:
+        report.problems.sort(key=lambda p: (p.file, p.line, p.col))
         return report
     report.problems += check_campaign(loaded, templates)
     report.renderings, rendering_problems = render_campaign(loaded, templates)
     report.problems += rendering_problems
+    report.problems.sort(key=lambda p: (p.file, p.line, p.col))
     return report
 
 
@@ -88,8 +90,12 @@ def run_check(config: Config, paths: list[Path]) -> CheckReport:
     report.problems += missing
     if not files and not report.problems:
         report.problems.append(
-            Problem(display_path(paths[0] if paths else config.campaigns_dir), 1, 1,
-                    "no campaign files (*.yaml) found")
+            Problem(
+                display_path(paths[0] if paths else config.campaigns_dir),
+                1,
+                1,
+                "no campaign files (*.yaml) found",
+            )
         )
     for path in files:
         report.campaigns.append(check_one(path, templates, config.settings.general.timezone))

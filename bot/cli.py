@@ -43,7 +43,12 @@ def _config_path(given: str | None) -> Path | None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="PATH", help="Settings file (default: ./config.toml, or $KINDLING_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Settings file (default: ./config.toml, or $KINDLING_CONFIG).",
+)
 @click.version_option(__version__, prog_name="kindling")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
@@ -73,17 +78,32 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
         config = load_config(ctx.obj)
     except ProblemsFound as found:
         if as_json:
-            click.echo(json.dumps({"ok": False, "problems": [p.as_dict() for p in found.problems], "campaigns": []}, indent=2))
+            click.echo(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "problems": [p.as_dict() for p in found.problems],
+                        "campaigns": [],
+                    },
+                    indent=2,
+                )
+            )
             sys.exit(1)
         _fail(found.problems)
     report = run_check(config, list(paths))
     problems = report.all_problems
     if as_json:
-        click.echo(json.dumps({
-            "ok": report.ok,
-            "problems": [p.as_dict() for p in problems],
-            "campaigns": [c.summary() for c in report.campaigns],
-        }, indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "problems": [p.as_dict() for p in problems],
+                    "campaigns": [c.summary() for c in report.campaigns],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         sys.exit(0 if report.ok else 1)
     for problem in problems:
         click.echo(str(problem))
@@ -112,19 +132,29 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--platform", help="Only this platform (x, bluesky, mastodon, threads, email).")
 @click.option("--language", help="Only this language (e.g. cy).")
 @click.pass_context
-def preview(ctx: click.Context, campaign: str, as_json: bool, kind: str | None, platform: str | None,
-            language: str | None) -> None:
+def preview(
+    ctx: click.Context,
+    campaign: str,
+    as_json: bool,
+    kind: str | None,
+    platform: str | None,
+    language: str | None,
+) -> None:
     """Show every post and ask of CAMPAIGN (a file or an id) as each platform counts it."""
     config = _load(ctx)
     path = find_campaign(campaign, config.campaigns_dir)
     if path is None:
-        click.echo(f"{campaign}: no campaign file or campaign id '{campaign}' in {config.campaigns_dir}", err=True)
+        click.echo(
+            f"{campaign}: no campaign file or campaign id '{campaign}' in {config.campaigns_dir}",
+            err=True,
+        )
         sys.exit(1)
     report = check_one(path, Templates(config.templates_dir), config.settings.general.timezone)
     if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):
         _fail(report.problems)
     rows = [
-        r for r in report.renderings
+        r
+        for r in report.renderings
         if (kind is None or r.kind == kind)
         and (platform is None or r.platform == platform)
         and (language is None or r.language == language)
@@ -141,8 +171,15 @@ def preview(ctx: click.Context, campaign: str, as_json: bool, kind: str | None, 
             who = r.target or (f"quote {r.quote}" if r.quote else "")
             if r.wording:
                 who = f"{who} (wording {r.wording})"
-            table.add_row(r.kind, r.id, r.language, r.platform, who,
-                          f"[{style}]{length}[/]" if style else length, r.text)
+            table.add_row(
+                r.kind,
+                r.id,
+                r.language,
+                r.platform,
+                who,
+                f"[{style}]{length}[/]" if style else length,
+                r.text,
+            )
         _console().print(table)
     if report.problems:
         for problem in report.problems:

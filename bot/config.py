@@ -56,9 +56,13 @@ class GeneralSettings(Section):
 
 class XPrices(Section):
     post: float = Field(0.015, ge=0, description="USD charged for creating a post without a link.")
-    post_with_link: float = Field(0.20, ge=0, description="USD charged for creating a post with a link.")
+    post_with_link: float = Field(
+        0.20, ge=0, description="USD charged for creating a post with a link."
+    )
     read: float = Field(0.005, ge=0, description="USD charged per post read (search, lookup).")
-    own_read: float = Field(0.001, ge=0, description="USD charged per read of the account's own posts.")
+    own_read: float = Field(
+        0.001, ge=0, description="USD charged per read of the account's own posts."
+    )
 
 
 class XSettings(Section):
@@ -75,7 +79,9 @@ class BlueskySettings(Section):
     service_url: str = Field(
         "https://bsky.social", description="Bluesky PDS (service) URL; a self-hosted PDS works."
     )
-    handle: str = Field("", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides.")
+    handle: str = Field(
+        "", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides."
+    )
     daily_cap: int = Field(24, ge=0, description="Most posts the bot makes on Bluesky per day.")
     timeout_seconds: float = Field(20.0, gt=0, description="Timeout for one Bluesky call.")
 
@@ -116,7 +122,9 @@ class Secrets:
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Secrets:
         environ = dict(os.environ if environ is None else environ)
-        return cls({name: SecretStr(environ[name]) for name in SECRET_VARIABLES if environ.get(name)})
+        return cls(
+            {name: SecretStr(environ[name]) for name in SECRET_VARIABLES if environ.get(name)}
+        )
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,9 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         line, col = _toml_error_position(str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)$", "", str(exc))
-        raise ProblemsFound([Problem(display, line, col, f"TOML syntax error: {message}")]) from None
+        raise ProblemsFound(
+            [Problem(display, line, col, f"TOML syntax error: {message}")]
+        ) from None
 
     problems = _secret_problems(data, text, display)
     try:
@@ -187,7 +197,9 @@ def load_config(path: Path | None) -> Config:
     return Config(settings, path.parent.resolve(), secrets, path)
 
 
-def _secret_problems(data: dict[str, Any], text: str, display: str, table: tuple[str, ...] = ()) -> list[Problem]:
+def _secret_problems(
+    data: dict[str, Any], text: str, display: str, table: tuple[str, ...] = ()
+) -> list[Problem]:
     problems = []
     for key, value in data.items():
         if isinstance(value, dict):
@@ -198,7 +210,9 @@ def _secret_problems(data: dict[str, Any], text: str, display: str, table: tuple
             dotted = ".".join((*table, key))
             problems.append(
                 Problem(
-                    display, line, col,
+                    display,
+                    line,
+                    col,
                     f"'{dotted}' looks like a secret: secrets must not be written in config.toml "
                     f"(the value is not shown); remove it and set {variable} in the environment",
                 )
@@ -218,11 +232,17 @@ def _settings_problems(exc: ValidationError, text: str, display: str) -> list[Pr
         if detail["type"] == "extra_forbidden":
             known = _known_keys(table)
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else (f" (known: {', '.join(known)})" if known else "")
+            hint = (
+                f" (did you mean '{close[0]}'?)"
+                if close
+                else (f" (known: {', '.join(known)})" if known else "")
+            )
             problems.append(Problem(display, line, col, f"unknown setting '{dotted}'{hint}"))
         else:
             message = detail["msg"].removeprefix("Value error, ")
-            problems.append(Problem(display, line, col, f"'{dotted}': {message[0].lower()}{message[1:]}"))
+            problems.append(
+                Problem(display, line, col, f"'{dotted}': {message[0].lower()}{message[1:]}")
+            )
     return problems
 
 
@@ -233,7 +253,9 @@ def _known_keys(table: tuple[str, ...]) -> list[str]:
         if field is None or not isinstance(field.annotation, type):
             return []
         model = field.annotation
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    return (
+        list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    )
 
 
 def _locate_key(text: str, table: tuple[str, ...], key: str) -> tuple[int, int]:

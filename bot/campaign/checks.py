@@ -17,7 +17,6 @@ OPEN_ENDED_HORIZON = timedelta(days=366)
 
 
 def check_campaign(loaded: LoadedCampaign, templates: Templates) -> list[Problem]:
-    campaign = loaded.campaign
     problems: list[Problem] = []
     problems += _duplicate_ids(loaded)
     problems += _languages(loaded)
@@ -42,14 +41,18 @@ def _duplicate_ids(loaded: LoadedCampaign) -> Iterator[Problem]:
             if entry_id in first_seen:
                 file, line, _ = loaded.where(first_seen[entry_id])
                 yield loaded.problem(
-                    entry, ("id",), f"duplicate {kind} id '{entry_id}' (first used at {file}:{line})"
+                    entry,
+                    ("id",),
+                    f"duplicate {kind} id '{entry_id}' (first used at {file}:{line})",
                 )
             else:
                 first_seen[entry_id] = entry
     seen: set[str] = set()
     for index, language in enumerate(campaign.languages):
         if language in seen:
-            yield loaded.located.problem(("languages", index), f"language '{language}' is listed twice")
+            yield loaded.located.problem(
+                ("languages", index), f"language '{language}' is listed twice"
+            )
         seen.add(language)
 
 
@@ -59,11 +62,20 @@ def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
         (campaign, ("name",), campaign.name, "the campaign name"),
         (campaign, ("summary",), campaign.summary, "the summary"),
     ]
-    texts += [(campaign, ("requests", i), r, f"request {i + 1}") for i, r in enumerate(campaign.requests)]
+    texts += [
+        (campaign, ("requests", i), r, f"request {i + 1}") for i, r in enumerate(campaign.requests)
+    ]
     for message in campaign.messages:
         texts.append((message, ("text",), message.text, f"message '{message.id}'"))
         if message.image:
-            texts.append((message, ("image", "alt"), message.image.alt, f"the image of message '{message.id}'"))
+            texts.append(
+                (
+                    message,
+                    ("image", "alt"),
+                    message.image.alt,
+                    f"the image of message '{message.id}'",
+                )
+            )
     for pool in campaign.quote_pools:
         texts += [(quote, ("text",), quote.text, f"quote '{quote.id}'") for quote in pool.quotes]
     texts += [(ask, ("wordings",), ask.wordings, f"ask '{ask.id}'") for ask in campaign.asks]
@@ -75,18 +87,23 @@ def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
         for language in campaign.languages:
             if language not in text:
                 yield loaded.problem(
-                    entry, path, f"{what} has no '{language}' text (the campaign's languages are {wanted})"
+                    entry,
+                    path,
+                    f"{what} has no '{language}' text (the campaign's languages are {wanted})",
                 )
         for language in text:
             if language not in campaign.languages:
                 yield loaded.problem(
-                    entry, (*path, language),
-                    f"'{language}' is not one of the campaign's languages ({wanted})", key=True,
+                    entry,
+                    (*path, language),
+                    f"'{language}' is not one of the campaign's languages ({wanted})",
+                    key=True,
                 )
     for target in campaign.targets:
         if target.language and target.language not in campaign.languages:
             yield loaded.problem(
-                target, ("language",),
+                target,
+                ("language",),
                 f"target language '{target.language}' is not one of the campaign's languages ({wanted})",
             )
 
@@ -99,33 +116,37 @@ def _references(loaded: LoadedCampaign, templates: Templates) -> Iterator[Proble
             for language in campaign.languages:
                 if templates.file_for(message.template, language) is None:
                     yield loaded.problem(
-                        message, ("template",),
+                        message,
+                        ("template",),
                         f"unknown template '{message.template}' for '{language}': "
                         f"expected templates/{message.template}.{language}.j2 or "
                         f"templates/{message.template}.j2",
                     )
                     break
-        if message.quote_pool is not None and message.quote_pool not in pools:
-            if message.quote_pool not in loaded.broken_ids:
-                yield loaded.problem(
-                    message, ("quote_pool",),
-                    f"unknown quote pool '{message.quote_pool}'{_suggest(message.quote_pool, pools)}",
-                )
+        pool = message.quote_pool
+        if pool is not None and pool not in pools and pool not in loaded.broken_ids:
+            yield loaded.problem(
+                message, ("quote_pool",), f"unknown quote pool '{pool}'{_suggest(pool, pools)}"
+            )
         if message.link is not None and message.link not in campaign.links:
             yield loaded.problem(
-                message, ("link",), f"unknown link '{message.link}'{_suggest(message.link, list(campaign.links))}"
+                message,
+                ("link",),
+                f"unknown link '{message.link}'{_suggest(message.link, list(campaign.links))}",
             )
         for index, platform in enumerate(message.platforms or []):
             if platform not in campaign.platforms:
                 yield loaded.problem(
-                    message, ("platforms", index),
+                    message,
+                    ("platforms", index),
                     f"'{platform}' is not in the campaign's platforms ({', '.join(campaign.platforms)})",
                 )
     for ask in campaign.asks:
         for index, platform in enumerate(ask.platforms or []):
             if platform not in campaign.ask_platforms:
                 yield loaded.problem(
-                    ask, ("platforms", index),
+                    ask,
+                    ("platforms", index),
                     f"'{platform}' is not in the campaign's ask_platforms "
                     f"({', '.join(campaign.ask_platforms)})",
                 )
@@ -148,13 +169,15 @@ def _schedules(loaded: LoadedCampaign) -> Iterator[Problem]:
             at = schedule.at.replace(tzinfo=None)
             if at < start or (end is not None and at > end):
                 yield loaded.problem(
-                    message, ("schedule", "at"),
+                    message,
+                    ("schedule", "at"),
                     f"{at:%Y-%m-%d %H:%M} is outside the active window "
                     f"({_window_text(campaign)}): move it inside, or widen 'active'",
                 )
             elif _in_quiet_hours(campaign, at):
                 yield loaded.problem(
-                    message, ("schedule", "at"),
+                    message,
+                    ("schedule", "at"),
                     f"{at:%H:%M} falls in quiet hours ({_quiet_text(campaign)}): it would never be posted",
                 )
             continue
@@ -164,7 +187,8 @@ def _schedules(loaded: LoadedCampaign) -> Iterator[Problem]:
                 " outside quiet hours" if campaign.quiet_hours else ""
             )
             yield loaded.problem(
-                message, ("schedule", kind),
+                message,
+                ("schedule", kind),
                 f"this schedule never fires {reason} ({_window_text(campaign)}"
                 + (f"; quiet {_quiet_text(campaign)}" if campaign.quiet_hours else "")
                 + ")",

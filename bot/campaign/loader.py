@@ -80,6 +80,7 @@ def load_campaign(
         header = Campaign.model_validate(header_data)
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc, located, (), Campaign))
+        header = _fallback_header(header_data, exc)
 
     origins: dict[int, tuple[Located, Path_]] = {}
     broken_ids: set[str] = set()
@@ -90,7 +91,9 @@ def load_campaign(
         if raw is None:
             continue
         if not isinstance(raw, list):
-            problems.append(located.problem((name,), f"'{name}' must be a list (one '- ' item each)"))
+            problems.append(
+                located.problem((name,), f"'{name}' must be a list (one '- ' item each)")
+            )
             continue
         for index, item in enumerate(raw):
             try:
@@ -125,6 +128,26 @@ def load_campaign(
     campaign = header.model_copy(update=entries)
     loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
     return loaded, problems
+
+
+def _fallback_header(header_data: dict[str, Any], error: ValidationError) -> Campaign | None:
+    """The header without its broken keys, so the whole-campaign checks can still run.
+
+    Broken optional keys fall back to their defaults; a broken id or name gets a placeholder.
+    Without valid languages or active window there is nothing to check against: None.
+    """
+    broken = {detail["loc"][0] for detail in error.errors() if detail["loc"]}
+    repaired = {key: value for key, value in header_data.items() if key not in broken}
+    languages = header_data.get("languages")
+    known = (
+        [lang for lang in languages if isinstance(lang, str)] if isinstance(languages, list) else []
+    )
+    placeholders = {"id": "invalid-id", "name": dict.fromkeys(known, "?")}
+    repaired.update({key: value for key, value in placeholders.items() if key in broken})
+    try:
+        return Campaign.model_validate(repaired)
+    except ValidationError:
+        return None
 
 
 def campaign_files(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
@@ -162,4 +185,8 @@ def _declares_id(path: Path, campaign_id: str) -> bool:
         located, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError):
         return False
-    return located is not None and isinstance(located.data, dict) and located.data.get("id") == campaign_id
+    return (
+        located is not None
+        and isinstance(located.data, dict)
+        and located.data.get("id") == campaign_id
+    )

@@ -94,13 +94,19 @@ MastodonHandle = Annotated[
 ThreadsHandle = Annotated[
     str,
     BeforeValidator(_strip_prefix("@")),
-    AfterValidator(_matches(r"[A-Za-z0-9._]{1,30}", "a Threads username (1-30 of A-Z, 0-9, . and _)")),
+    AfterValidator(
+        _matches(r"[A-Za-z0-9._]{1,30}", "a Threads username (1-30 of A-Z, 0-9, . and _)")
+    ),
 ]
 Email = Annotated[str, AfterValidator(_matches(r"[^@\s]+@" + _DOMAIN, "an email address"))]
 Hashtag = Annotated[
     str,
     BeforeValidator(_strip_prefix("#")),
-    AfterValidator(_matches(r"[^\s#!$%^&*+=.,;:?'\"()\[\]{}<>/\\|`~]+", "a hashtag without spaces or punctuation")),
+    AfterValidator(
+        _matches(
+            r"[^\s#!$%^&*+=.,;:?'\"()\[\]{}<>/\\|`~]+", "a hashtag without spaces or punctuation"
+        )
+    ),
 ]
 
 
@@ -121,11 +127,33 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _date_or_datetime(value: object) -> object:
+    """A bare 'YYYY-MM-DD' is a date (a whole day), anything else is read as a date and time."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return value  # pydantic reports it
+    if isinstance(value, str):
+        return _parse_datetime(value)
+    return value
+
+
+def _parse_datetime(value: str) -> object:
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return value  # pydantic reports it with its own wording
+
+
+Moment = Annotated[date | datetime, BeforeValidator(_date_or_datetime)]
+
+
 class Window(Model):
     """The active window, in the campaign's time zone. A bare end date includes that whole day."""
 
-    start: datetime | date
-    end: datetime | date | None = None
+    start: Moment
+    end: Moment | None = None
 
     def start_local(self) -> datetime:
         return _as_datetime(self.start, end_of_day=False)

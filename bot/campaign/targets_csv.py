@@ -78,7 +78,9 @@ def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Pr
                 Problem(display, line, 1, f"expected {len(header)} fields, found {len(row)}")
             )
             continue
-        located = _locate_row(display, line, lines[line - 1] if line <= len(lines) else "", header, row)
+        located = _locate_row(
+            display, line, lines[line - 1] if line <= len(lines) else "", header, row
+        )
         data = _row_to_target_data(dict(zip(header, row, strict=True)))
         try:
             targets.append(CsvTarget(Target.model_validate(data), located))
@@ -95,7 +97,9 @@ def _check_header(header: list[str], line: str, display: str) -> list[Problem]:
         offset = max(offset, col)
         if name not in COLUMNS:
             close = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(COLUMNS)})"
+            hint = (
+                f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(COLUMNS)})"
+            )
             problems.append(Problem(display, 1, col, f"unknown column '{name}'{hint}"))
     seen = set()
     for name in header:

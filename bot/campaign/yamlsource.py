@@ -92,7 +92,9 @@ class _Builder:
                     first = self.located.keys[(*path, key)]
                     self.problems.append(
                         Problem(
-                            self.located.file, line, col,
+                            self.located.file,
+                            line,
+                            col,
                             f"duplicate key '{key}' (first defined at line {first[0]})",
                         )
                     )

@@ -37,7 +37,9 @@ _X_SCALE = _X["scale"]
 # Every code point outside the configured light ranges weighs default_weight.
 _X_HEAVY = regex.compile(
     "[^"
-    + "".join(f"\\U{r['start']:08x}-\\U{r['end']:08x}" for r in _X["ranges"] if r["weight"] == _X_SCALE)
+    + "".join(
+        f"\\U{r['start']:08x}-\\U{r['end']:08x}" for r in _X["ranges"] if r["weight"] == _X_SCALE
+    )
     + "]"
 )
 # Below U+2000 twitter-text's emoji pattern only matches © and ®; skipping its (slow) scan for
@@ -82,11 +84,17 @@ def x_weighted_length(text: str) -> int:
         if start < position:
             continue  # inside an entity already counted, as parse_tweet skips it
         gap = normalized[position:start]
-        weight += len(gap) * light_weight + len(_X_HEAVY.findall(gap)) * (_X["default_weight"] - light_weight)
-        weight += _X["transformed_url_length"] * _X_SCALE if start in urls_at else _X["default_weight"]
+        weight += len(gap) * light_weight + len(_X_HEAVY.findall(gap)) * (
+            _X["default_weight"] - light_weight
+        )
+        weight += (
+            _X["transformed_url_length"] * _X_SCALE if start in urls_at else _X["default_weight"]
+        )
         position = entities[start]
     rest = normalized[position:]
-    weight += len(rest) * light_weight + len(_X_HEAVY.findall(rest)) * (_X["default_weight"] - light_weight)
+    weight += len(rest) * light_weight + len(_X_HEAVY.findall(rest)) * (
+        _X["default_weight"] - light_weight
+    )
     return weight // _X_SCALE
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Ask, Campaign, Message, Quote, Target
 from bot.compose.lengths import Count, count
-from bot.compose.templates import Templates, TemplateProblem
+from bot.compose.templates import TemplateProblem, Templates
 from bot.problems import Problem, display_path
 
 
@@ -87,8 +87,14 @@ class _Renderer:
         self.problems: list[Problem] = []
         self._reported: set[tuple[str, str]] = set()
 
-    def source(self, entry: Message | Ask, path: tuple, inline: str | None, template: str | None,
-               language: str) -> str | None:
+    def source(
+        self,
+        entry: Message | Ask,
+        path: tuple,
+        inline: str | None,
+        template: str | None,
+        language: str,
+    ) -> str | None:
         """The template name to render for `entry` in `language`."""
         if inline is not None:
             file, line, col = self.loaded.where(entry, path)
@@ -115,10 +121,16 @@ class _Renderer:
             origin = problem.template.removeprefix("inline:")
             path, yaml_line, yaml_col = origin.rsplit(":", 2)
             offset = (problem.line or 1) - 1
-            return Problem(path, int(yaml_line) + offset, int(yaml_col) if not offset else 1,
-                           f"{problem.message} (in {kind} '{entry.id}')")
+            return Problem(
+                path,
+                int(yaml_line) + offset,
+                int(yaml_col) if not offset else 1,
+                f"{problem.message} (in {kind} '{entry.id}')",
+            )
         template_path = display_path(self.templates.directory / problem.template)
-        return Problem(template_path, problem.line or 1, 1, f"{problem.message} (used by {used_by})")
+        return Problem(
+            template_path, problem.line or 1, 1, f"{problem.message} (used by {used_by})"
+        )
 
     def base_context(self, language: str, platform: str) -> dict[str, Any]:
         return {
@@ -134,7 +146,9 @@ class _Renderer:
         for message in self.campaign.messages:
             quotes: list[Quote | None] = [None]
             if message.quote_pool:
-                pool = next((p for p in self.campaign.quote_pools if p.id == message.quote_pool), None)
+                pool = next(
+                    (p for p in self.campaign.quote_pools if p.id == message.quote_pool), None
+                )
                 if pool is None:
                     continue
                 quotes = list(pool.quotes)
@@ -156,15 +170,24 @@ class _Renderer:
                         text = self.render(name, message, {**context, "quote": quote})
                         if text is None:
                             break
-                        yield Rendering("post", message.id, platform, language, text,
-                                        count(platform, text), quote=quote.id if quote else None)
+                        yield Rendering(
+                            "post",
+                            message.id,
+                            platform,
+                            language,
+                            text,
+                            count(platform, text),
+                            quote=quote.id if quote else None,
+                        )
 
     def asks(self) -> Iterator[Rendering]:
         for ask in self.campaign.asks:
             platforms = ask.platforms or self.campaign.ask_platforms
             for language in self.campaign.languages:
                 for index, wording in enumerate(ask.wordings.get(language, []), start=1):
-                    name = self.source(ask, ("wordings", language, index - 1), wording, None, language)
+                    name = self.source(
+                        ask, ("wordings", language, index - 1), wording, None, language
+                    )
                     assert name is not None
                     for platform in platforms:
                         context = {**self.base_context(language, platform), "ask": ask}
@@ -172,15 +195,27 @@ class _Renderer:
                             if not getattr(target.handles, platform):
                                 continue
                             text = self.render(
-                                name, ask, {**context, "target": target, "handle": mention(target, platform)}
+                                name,
+                                ask,
+                                {**context, "target": target, "handle": mention(target, platform)},
                             )
                             if text is None:
                                 break
-                            yield Rendering("ask", ask.id, platform, language, text,
-                                            count(platform, text), target=target.id, wording=index)
+                            yield Rendering(
+                                "ask",
+                                ask.id,
+                                platform,
+                                language,
+                                text,
+                                count(platform, text),
+                                target=target.id,
+                                wording=index,
+                            )
 
 
-def render_campaign(loaded: LoadedCampaign, templates: Templates) -> tuple[list[Rendering], list[Problem]]:
+def render_campaign(
+    loaded: LoadedCampaign, templates: Templates
+) -> tuple[list[Rendering], list[Problem]]:
     """All renderings, plus located problems for template errors and texts over a limit."""
     renderer = _Renderer(loaded, templates)
     renderings = [*renderer.posts(), *renderer.asks()]

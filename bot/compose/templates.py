@@ -99,7 +99,9 @@ class Templates:
             try:
                 template = self.env.get_template(name)
             except TemplateSyntaxError as exc:
-                raise TemplateProblem(f"template syntax error: {exc.message}", name, exc.lineno) from None
+                raise TemplateProblem(
+                    f"template syntax error: {exc.message}", name, exc.lineno
+                ) from None
             except TemplateNotFound:
                 raise TemplateProblem("template not found", name, None) from None
             self._compiled[name] = template
@@ -110,11 +112,17 @@ class Templates:
         try:
             text = template.render(context)
         except SecurityError as exc:
-            raise TemplateProblem(f"not allowed in a template: {exc}", name, _template_line(template.filename or name)) from None
+            raise TemplateProblem(
+                f"not allowed in a template: {exc}", name, _template_line(template.filename or name)
+            ) from None
         except TemplateError as exc:
-            raise TemplateProblem(_describe(exc), name, _template_line(template.filename or name)) from None
+            raise TemplateProblem(
+                _describe(exc), name, _template_line(template.filename or name)
+            ) from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise TemplateProblem(f"{type(exc).__name__}: {exc}", name, _template_line(template.filename or name)) from None
+            raise TemplateProblem(
+                f"{type(exc).__name__}: {exc}", name, _template_line(template.filename or name)
+            ) from None
         return unicodedata.normalize("NFC", text.strip())
 
 
