@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.campaign.model import Timezone
 from bot.problems import Problem, ProblemsFound, display_path
 
 ENV_PREFIX = "KINDLING_"
@@ -50,7 +51,9 @@ class DatabaseSettings(Section):
 
 
 class GeneralSettings(Section):
-    timezone: str = Field("Europe/London", description="Time zone of campaigns that name none.")
+    timezone: Timezone = Field(
+        "Europe/London", description="Time zone of campaigns that name none."
+    )
     dry_run: bool = Field(False, description="Record what would be posted instead of posting.")
 
 

@@ -14,6 +14,8 @@ from bot.problems import Problem
 
 # How far ahead an open-ended campaign is searched for a recurrence's first firing.
 OPEN_ENDED_HORIZON = timedelta(days=366)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+ALT_TEXT_LIMIT = 1000  # X's limit; Bluesky allows more
 
 
 def check_campaign(loaded: LoadedCampaign, templates: Templates) -> list[Problem]:
@@ -77,7 +79,15 @@ def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
                 )
             )
     for pool in campaign.quote_pools:
-        texts += [(quote, ("text",), quote.text, f"quote '{quote.id}'") for quote in pool.quotes]
+        for quote in pool.quotes:
+            texts.append((quote, ("text",), quote.text, f"quote '{quote.id}'"))
+            for part in ("who", "role", "organisation"):
+                value = getattr(quote, part)
+                if isinstance(value, dict):
+                    texts.append((quote, (part,), value, f"the {part} of quote '{quote.id}'"))
+    for supporter in campaign.supporters:
+        if isinstance(supporter.name, dict):
+            texts.append((supporter, ("name",), supporter.name, "a supporter's name"))
     texts += [(ask, ("wordings",), ask.wordings, f"ask '{ask.id}'") for ask in campaign.asks]
 
     wanted = ", ".join(campaign.languages)
@@ -128,6 +138,8 @@ def _references(loaded: LoadedCampaign, templates: Templates) -> Iterator[Proble
             yield loaded.problem(
                 message, ("quote_pool",), f"unknown quote pool '{pool}'{_suggest(pool, pools)}"
             )
+        if message.image is not None:
+            yield from _image(loaded, message)
         if message.link is not None and message.link not in campaign.links:
             yield loaded.problem(
                 message,
@@ -150,6 +162,29 @@ def _references(loaded: LoadedCampaign, templates: Templates) -> Iterator[Proble
                     f"'{platform}' is not in the campaign's ask_platforms "
                     f"({', '.join(campaign.ask_platforms)})",
                 )
+
+
+def _image(loaded: LoadedCampaign, message: Message) -> Iterator[Problem]:
+    image = message.image
+    assert image is not None
+    path = loaded.path.parent / image.path
+    if not path.is_file():
+        yield loaded.problem(
+            message,
+            ("image", "path"),
+            f"image file '{image.path}' not found (paths are relative to the campaign file)",
+        )
+    elif path.suffix.lower() not in IMAGE_SUFFIXES:
+        yield loaded.problem(
+            message, ("image", "path"), f"'{image.path}' is not a PNG, JPEG, GIF or WebP image"
+        )
+    for language, alt in image.alt.items():
+        if len(alt) > ALT_TEXT_LIMIT:
+            yield loaded.problem(
+                message,
+                ("image", "alt", language),
+                f"alt text ({language}) is {len(alt)} characters, over X's limit of {ALT_TEXT_LIMIT}",
+            )
 
 
 def _suggest(name: str, known: list[str]) -> str:

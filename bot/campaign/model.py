@@ -56,6 +56,8 @@ Language = Annotated[
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
 LangText = dict[Language, NonEmpty]
+# Names and roles: one text for every language, or one per language (templates: `| local`).
+Localised = NonEmpty | LangText
 Url = Annotated[str, AfterValidator(_matches(r"https?://[^\s/$.?#][^\s]*", "an http(s) URL"))]
 
 
@@ -250,9 +252,9 @@ class Message(Model):
 
 class Quote(Model):
     id: Id
-    who: NonEmpty
-    role: str | None = None
-    organisation: str | None = None
+    who: Localised
+    role: Localised | None = None
+    organisation: Localised | None = None
     text: LangText
     source: NonEmpty
 
@@ -271,7 +273,7 @@ class Handles(Model):
 
 
 class Supporter(Model):
-    name: NonEmpty
+    name: Localised
     kind: Literal["organisation", "person"] = "organisation"
     url: Url | None = None
     handles: Handles = Handles()

@@ -72,6 +72,9 @@ class _Builder:
                 self._open.discard(id(node))
         if node.style is None and node.value in _NULLS:
             return None
+        if node.style == ">":
+            # ruamel marks where a folded scalar was folded with \a; its own constructor drops it.
+            return node.value.replace("\a", "")
         return node.value
 
     def _build_collection(self, node: Node, path: Path_) -> Any:

@@ -23,8 +23,10 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
+    pass_context,
     select_autoescape,
 )
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 INLINE_PREFIX = "inline:"
@@ -42,6 +44,21 @@ class TemplateProblem(Exception):
 
 def hashtags_filter(tags: Iterable[str]) -> str:
     return " ".join(f"#{tag}" for tag in tags)
+
+
+@pass_context
+def local_filter(context: Context, value: str | Mapping[str, str] | None) -> str:
+    """A name or role in the rendering's language: one text for all, or one per language."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    language = context.get("language")
+    if language in value:
+        return value[language]
+    campaign = context.get("campaign")
+    primary = campaign.languages[0] if campaign is not None else None
+    return value.get(primary) or next(iter(value.values()), "")
 
 
 class _InlineLoader(BaseLoader):
@@ -77,6 +94,7 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.filters["tags"] = hashtags_filter
+        self.env.filters["local"] = local_filter
         self._compiled: dict[str, Template] = {}
 
     def file_for(self, name: str, language: str) -> TemplateFile | None:

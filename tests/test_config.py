@@ -1,0 +1,129 @@
+"""config.toml: documented settings, defaults, located errors, secrets only from the environment."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import SECRET_VARIABLES, Secrets, iter_settings, load_config
+from bot.problems import ProblemsFound
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config.toml"
+
+
+def _documented_keys(text: str) -> dict[tuple[str, ...], str]:
+    """Each key of config.toml with the comment lines directly above it."""
+    documented: dict[tuple[str, ...], str] = {}
+    table: tuple[str, ...] = ()
+    comment: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment.append(stripped.lstrip("# "))
+            continue
+        header = re.fullmatch(r"\[([^\]]+)\]", stripped)
+        if header:
+            table = tuple(header.group(1).split("."))
+        elif "=" in stripped:
+            documented[(*table, stripped.split("=")[0].strip())] = " ".join(comment).strip()
+        if stripped and not stripped.startswith("#"):
+            comment = [] if "=" in stripped else comment
+    return documented
+
+
+def test_every_setting_is_in_config_toml_with_a_comment():
+    documented = _documented_keys(CONFIG.read_text(encoding="utf-8"))
+    undocumented = []
+    for path, field in iter_settings():
+        if not documented.get(path):
+            undocumented.append(".".join(path))
+        assert field.description, f"{'.'.join(path)} has no description in bot/config.py"
+    assert undocumented == [], f"settings missing from config.toml or without a comment: {undocumented}"
+
+
+def test_config_toml_has_no_key_the_settings_do_not_know():
+    documented = _documented_keys(CONFIG.read_text(encoding="utf-8"))
+    known = {path for path, _ in iter_settings()}
+    assert set(documented) - known == set()
+
+
+def test_shipped_config_toml_equals_the_defaults():
+    config = load_config(CONFIG)
+    assert config.settings.model_dump() == type(config.settings)().model_dump()
+    assert tomllib.loads(CONFIG.read_text(encoding="utf-8"))  # parses as TOML
+
+
+def test_default_database_is_a_sqlite_file_in_the_data_directory(monkeypatch):
+    monkeypatch.delenv("KINDLING_DATABASE_URL", raising=False)
+    config = load_config(CONFIG)
+    assert config.database_url == f"sqlite:///{ROOT / 'data' / 'kindling.sqlite3'}"
+
+
+def test_database_url_from_the_environment_wins(monkeypatch):
+    monkeypatch.setenv("KINDLING_DATABASE_URL", "postgresql+psycopg://k@127.0.0.1/k")
+    assert load_config(CONFIG).database_url == "postgresql+psycopg://k@127.0.0.1/k"
+
+
+def test_no_config_file_means_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None)
+    assert config.settings.general.timezone == "Europe/London"
+    assert config.campaigns_dir == tmp_path / "campaigns"
+
+
+def _problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProblemsFound) as found:
+        load_config(path)
+    return [str(p).removeprefix(str(path)) for p in found.value.problems]
+
+
+def test_secret_in_config_is_an_error_that_does_not_echo_it(tmp_path):
+    problems = _problems(tmp_path, '[x]\ndaily_cap = 3\napi_key = "s3cr3t-VALUE"\n')
+    assert problems == [
+        ":3:1: 'x.api_key' looks like a secret: secrets must not be written in config.toml "
+        "(the value is not shown); remove it and set KINDLING_X_API_KEY in the environment"
+    ]
+    assert "s3cr3t" not in "".join(problems)
+
+
+def test_bluesky_app_password_in_config_names_its_variable(tmp_path):
+    problems = _problems(tmp_path, '[bluesky]\napp_password = "abcd-efgh"\n')
+    assert problems[0].endswith("set KINDLING_BLUESKY_APP_PASSWORD in the environment")
+    assert "KINDLING_BLUESKY_APP_PASSWORD" in SECRET_VARIABLES
+
+
+def test_unknown_setting_with_suggestion_and_wrong_type(tmp_path):
+    problems = _problems(tmp_path, '[x]\ndaly_cap = 3\n\n[bluesky]\ndaily_cap = "many"\n')
+    assert problems == [
+        ":2:1: unknown setting 'x.daly_cap' (did you mean 'daily_cap'?)",
+        ":5:1: 'bluesky.daily_cap': input should be a valid integer, unable to parse string as an integer",
+    ]
+
+
+def test_toml_syntax_error_is_located(tmp_path):
+    assert _problems(tmp_path, "[x]\ndaily_cap = = 3\n") == [
+        ":2:13: TOML syntax error: Invalid value"
+    ]
+
+
+def test_invalid_default_timezone(tmp_path):
+    assert _problems(tmp_path, '[general]\ntimezone = "Wales/Cardiff"\n') == [
+        ":2:1: 'general.timezone': 'Wales/Cardiff' is not an IANA time zone (e.g. Europe/London, Europe/Dublin)"
+    ]
+
+
+def test_secrets_come_from_the_environment_and_never_show_in_repr():
+    secrets = Secrets.from_environment(
+        {"KINDLING_X_API_KEY": "key-value", "KINDLING_BLUESKY_APP_PASSWORD": "pw-value", "OTHER": "x"}
+    )
+    assert secrets.get("KINDLING_X_API_KEY") == "key-value"
+    assert secrets.get("KINDLING_X_API_SECRET") is None
+    shown = repr(secrets)
+    assert "key-value" not in shown and "pw-value" not in shown
+    assert "KINDLING_X_API_KEY" in shown
