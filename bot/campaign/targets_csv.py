@@ -81,11 +81,23 @@ def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Pr
         located = _locate_row(
             display, line, lines[line - 1] if line <= len(lines) else "", header, row
         )
-        data = _row_to_target_data(dict(zip(header, row, strict=True)))
+        cells = dict(zip(header, row, strict=True))
+        for column in REQUIRED:
+            if not cells[column].strip():
+                line_, col = located.where((column,))
+                problems.append(
+                    Problem(
+                        display, line_, col, f"column '{column}' is empty: every target needs one"
+                    )
+                )
         try:
-            targets.append(CsvTarget(Target.model_validate(data), located))
+            targets.append(CsvTarget(Target.model_validate(_row_to_target_data(cells)), located))
         except ValidationError as exc:
-            problems.extend(problems_from_validation(exc, located, (), Target))
+            problems.extend(
+                p
+                for p in problems_from_validation(exc, located, (), Target)
+                if not p.message.startswith("missing required key")
+            )
     return targets, problems
 
 
@@ -144,9 +156,10 @@ def _locate_row(display: str, line: int, text: str, header: list[str], row: list
     offset = 0
     for column, cell in zip(header, row, strict=True):
         found = text.find(cell, offset) if cell else -1
-        col = (found if found >= 0 else offset) + 1
-        offset = max(offset, found + len(cell)) if found >= 0 else offset
-        located.values[_field_path(column)] = (line, col)
+        located.values[_field_path(column)] = (line, (found if found >= 0 else offset) + 1)
+        end = found + len(cell) if found >= 0 else offset
+        comma = text.find(",", end)
+        offset = comma + 1 if comma >= 0 else len(text)
     located.values[("handles",)] = (line, 1)
     located.values[("sources",)] = (line, 1)
     return located
