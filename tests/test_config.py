@@ -42,7 +42,9 @@ def test_every_setting_is_in_config_toml_with_a_comment():
         if not documented.get(path):
             undocumented.append(".".join(path))
         assert field.description, f"{'.'.join(path)} has no description in bot/config.py"
-    assert undocumented == [], f"settings missing from config.toml or without a comment: {undocumented}"
+    assert undocumented == [], (
+        f"settings missing from config.toml or without a comment: {undocumented}"
+    )
 
 
 def test_config_toml_has_no_key_the_settings_do_not_know():
@@ -120,7 +122,11 @@ def test_invalid_default_timezone(tmp_path):
 
 def test_secrets_come_from_the_environment_and_never_show_in_repr():
     secrets = Secrets.from_environment(
-        {"KINDLING_X_API_KEY": "key-value", "KINDLING_BLUESKY_APP_PASSWORD": "pw-value", "OTHER": "x"}
+        {
+            "KINDLING_X_API_KEY": "key-value",
+            "KINDLING_BLUESKY_APP_PASSWORD": "pw-value",
+            "OTHER": "x",
+        }
     )
     assert secrets.get("KINDLING_X_API_KEY") == "key-value"
     assert secrets.get("KINDLING_X_API_SECRET") is None
