@@ -121,7 +121,7 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
             missing = ", ".join(f"{g['target']} ({g['platform']})" for g in gaps)  # type: ignore[index]
             out.print(f"  note: no handle, so no ask link, for: {missing}")
     if problems:
-        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
         sys.exit(1)
 
 

@@ -18,6 +18,12 @@ from bot.problems import Problem
 
 Path_ = tuple[str | int, ...]
 _NULLS = {"", "~", "null", "Null", "NULL"}
+MAX_VALUES = 200_000  # far beyond any campaign; stops alias "billion laughs" expansions
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: Node) -> None:
+        self.node = node
 
 
 @dataclass
@@ -55,8 +61,12 @@ class _Builder:
         self.located = located
         self.problems: list[Problem] = []
         self._open: set[int] = set()  # nodes being built: an alias back into one is a cycle
+        self._budget = MAX_VALUES  # aliases can multiply a small file into a huge one
 
     def build(self, node: Node, path: Path_) -> Any:
+        self._budget -= 1
+        if self._budget < 0:
+            raise _TooLarge(node)
         self.located.values[path] = _mark(node)
         if id(node) in self._open:
             line, col = _mark(node)
@@ -127,7 +137,13 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     if node is None:
         return None, [Problem(file, 1, 1, "the file is empty: expected a campaign mapping")]
     builder = _Builder(located)
-    located.data = builder.build(node, ())
+    try:
+        located.data = builder.build(node, ())
+    except _TooLarge as exc:
+        line, col = _mark(exc.node)
+        return None, [
+            Problem(file, line, col, f"the document expands to more than {MAX_VALUES} values (aliases?)")
+        ]
     if builder.problems:
         return None, builder.problems
     return located, []

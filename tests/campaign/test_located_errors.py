@@ -273,3 +273,11 @@ def test_yaml_1_2_keeps_no_on_and_leading_zeros_as_strings(problems_of, check_ca
     assert report.problems == []
     target = report.loaded.campaign.targets[0]
     assert (target.id, target.name, target.constituency, target.party) == ("012", "no", "on", "012")
+
+
+def test_alias_expansion_bomb_is_refused_quickly(problems_of):
+    levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for previous, name in zip("abcdefg", "bcdefgh", strict=True):
+        levels.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    problems = problems_of("\n".join(levels) + "\n")
+    assert problems == ["campaigns/c.yaml:1:40: the document expands to more than 200000 values (aliases?)"]
