@@ -14,6 +14,7 @@ from rich.table import Table
 from bot import __version__
 from bot.campaign.loader import find_campaign
 from bot.checking import check_one, run_check
+from bot.cli_daemon import register as register_daemon_commands
 from bot.compose.lengths import count as count_length
 from bot.compose.templates import Templates
 from bot.config import Config, load_config
@@ -218,3 +219,6 @@ def count(texts: tuple[str, ...], as_json: bool) -> None:
             cells.append(cell if counted.ok else f"[bold red]{cell}[/]")
         table.add_row(text, *cells)
     _console().print(table)
+
+
+register_daemon_commands(main, _load, _console)

@@ -74,7 +74,7 @@ class XSettings(Section):
     monthly_budget_usd: float = Field(
         25.0, ge=0, description="Stop spending on X beyond this many USD per calendar month."
     )
-    timeout_seconds: float = Field(20.0, gt=0, description="Timeout for one X API call.")
+    timeout_seconds: float = Field(8.0, gt=0, description="Timeout for one X API call.")
     prices: XPrices = Field(XPrices(), description="X API price table (USD per call).")
 
 
@@ -86,7 +86,7 @@ class BlueskySettings(Section):
         "", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides."
     )
     daily_cap: int = Field(24, ge=0, description="Most posts the bot makes on Bluesky per day.")
-    timeout_seconds: float = Field(20.0, gt=0, description="Timeout for one Bluesky call.")
+    timeout_seconds: float = Field(8.0, gt=0, description="Timeout for one Bluesky call.")
 
 
 class LoggingSettings(Section):

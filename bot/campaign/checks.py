@@ -69,6 +69,10 @@ def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
     ]
     for message in campaign.messages:
         texts.append((message, ("text",), message.text, f"message '{message.id}'"))
+        for index, reply in enumerate(message.thread):
+            texts.append(
+                (message, ("thread", index), reply, f"reply {index + 1} of message '{message.id}'")
+            )
         if message.image:
             texts.append(
                 (

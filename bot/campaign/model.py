@@ -242,6 +242,12 @@ class Message(Model):
     hashtags: list[Hashtag] | None = None
     image: Image | None = None
     platforms: list[PostPlatform] | None = None
+    # Replies posted under the message, in order, making a thread (text per language each).
+    thread: list[LangText] = []
+    # A slot missed by more than this (the bot was down) is recorded as missed, not posted late.
+    max_delay_minutes: int = Field(60, ge=0)
+    # Move each slot by a fixed pseudo-random amount within +/- this many minutes.
+    jitter_minutes: int = Field(0, ge=0, le=720)
 
     @model_validator(mode="after")
     def _text_or_template(self) -> Message:
@@ -315,6 +321,10 @@ class Campaign(Model):
     timezone: Timezone = "Europe/London"
     active: Window
     quiet_hours: QuietHours | None = None
+    # Least time between two posts of this campaign on one platform; later ones move back.
+    min_spacing_minutes: int = Field(0, ge=0, le=1440)
+    # Most this campaign may spend on X per calendar month (USD); none: only the global budget.
+    x_budget_usd: float | None = Field(None, ge=0)
     platforms: list[PostPlatform] = Field(default=["x", "bluesky"], min_length=1)
     ask_platforms: list[AskPlatform] = ["x", "bluesky", "mastodon", "email"]
     links: dict[Id, Url] = {}

@@ -142,7 +142,9 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     except _TooLarge as exc:
         line, col = _mark(exc.node)
         return None, [
-            Problem(file, line, col, f"the document expands to more than {MAX_VALUES} values (aliases?)")
+            Problem(
+                file, line, col, f"the document expands to more than {MAX_VALUES} values (aliases?)"
+            )
         ]
     if builder.problems:
         return None, builder.problems

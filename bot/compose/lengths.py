@@ -98,6 +98,12 @@ def x_weighted_length(text: str) -> int:
     return weight // _X_SCALE
 
 
+def x_has_url(text: str) -> bool:
+    """Whether X would treat part of `text` as a link (and charge for a post with a link)."""
+    normalized = unicodedata.normalize("NFC", text)
+    return "." in normalized and bool(extract_urls_with_indices(normalized))
+
+
 def graphemes(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 

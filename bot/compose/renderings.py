@@ -160,16 +160,12 @@ class _Renderer:
                 if name is None:
                     continue
                 for platform in message.platforms or self.campaign.platforms:
-                    context = self.base_context(language, platform)
-                    context.update(
-                        message=message,
-                        link=default_link(self.campaign, message),
-                        hashtags=message.hashtags or self.campaign.hashtags,
-                    )
+                    context = self.post_context(message, language, platform)
                     for quote in quotes:
                         text = self.render(name, message, {**context, "quote": quote})
                         if text is None:
                             break
+                        quote_id = quote.id if quote else None
                         yield Rendering(
                             "post",
                             message.id,
@@ -177,8 +173,41 @@ class _Renderer:
                             language,
                             text,
                             count(platform, text),
-                            quote=quote.id if quote else None,
+                            quote=quote_id,
                         )
+                        for index, reply in enumerate(message.thread):
+                            if language not in reply:
+                                continue
+                            reply_name = self.source(
+                                message,
+                                ("thread", index, language),
+                                reply[language],
+                                None,
+                                language,
+                            )
+                            assert reply_name is not None
+                            reply_text = self.render(
+                                reply_name, message, {**context, "quote": quote}
+                            )
+                            if reply_text is not None:
+                                yield Rendering(
+                                    "post",
+                                    f"{message.id}#{index + 1}",
+                                    platform,
+                                    language,
+                                    reply_text,
+                                    count(platform, reply_text),
+                                    quote=quote_id,
+                                )
+
+    def post_context(self, message: Message, language: str, platform: str) -> dict[str, Any]:
+        context = self.base_context(language, platform)
+        context.update(
+            message=message,
+            link=default_link(self.campaign, message),
+            hashtags=message.hashtags or self.campaign.hashtags,
+        )
+        return context
 
     def asks(self) -> Iterator[Rendering]:
         for ask in self.campaign.asks:
@@ -213,6 +242,40 @@ class _Renderer:
                             )
 
 
+class PostRenderer:
+    """Renders the text (and thread) of one message for one slot; used when a slot is planned."""
+
+    def __init__(self, loaded: LoadedCampaign, templates: Templates) -> None:
+        self._renderer = _Renderer(loaded, templates)
+        self.campaign = loaded.campaign
+
+    def render(
+        self, message_id: str, language: str, platform: str, quote_id: str | None
+    ) -> tuple[str, list[str]]:
+        """(text, thread reply texts). Raises ValueError if it cannot be rendered."""
+        renderer = self._renderer
+        message = next(m for m in self.campaign.messages if m.id == message_id)
+        quote = None
+        if quote_id is not None:
+            quote = next(q for p in self.campaign.quote_pools for q in p.quotes if q.id == quote_id)
+        inline = message.text.get(language) if message.text else None
+        name = renderer.source(message, ("text", language), inline, message.template, language)
+        context = {**renderer.post_context(message, language, platform), "quote": quote}
+        text = renderer.render(name, message, context) if name else None
+        replies = []
+        for index, reply in enumerate(message.thread):
+            reply_name = renderer.source(
+                message, ("thread", index, language), reply.get(language, ""), None, language
+            )
+            replies.append(renderer.render(reply_name, message, context) if reply_name else None)
+        if text is None or None in replies:
+            problems = "; ".join(str(p) for p in renderer.problems) or "template not found"
+            raise ValueError(
+                f"cannot render message '{message_id}' ({language}, {platform}): {problems}"
+            )
+        return text, [r for r in replies if r is not None]
+
+
 def render_campaign(
     loaded: LoadedCampaign, templates: Templates
 ) -> tuple[list[Rendering], list[Problem]]:
@@ -229,9 +292,13 @@ def render_campaign(
 def _over_limit(loaded: LoadedCampaign, rendering: Rendering) -> Problem:
     campaign = loaded.campaign
     if rendering.kind == "post":
-        message = next(m for m in campaign.messages if m.id == rendering.id)
+        message_id, _, reply = rendering.id.partition("#")
+        message = next(m for m in campaign.messages if m.id == message_id)
         entry: object = message
-        path: tuple = ("text", rendering.language) if message.text else ("template",)
+        if reply:
+            path: tuple = ("thread", int(reply) - 1, rendering.language)
+        else:
+            path = ("text", rendering.language) if message.text else ("template",)
     else:
         entry = next(a for a in campaign.asks if a.id == rendering.id)
         path = ("wordings", rendering.language, (rendering.wording or 1) - 1)

@@ -1,0 +1,93 @@
+"""What posting costs and whether the budget allows it. X charges per call; Bluesky does not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot.compose.lengths import x_has_url
+from bot.config import XPrices
+from bot.store.engine import Store
+from bot.store.tables import SpendRow
+
+
+@dataclass(frozen=True)
+class Cost:
+    kind: str  # post or post_with_link
+    usd: float
+
+
+def post_cost(platform: str, text: str, prices: XPrices) -> Cost | None:
+    """The charge for creating `text` on `platform`, or None where posting is free."""
+    if platform != "x":
+        return None
+    if x_has_url(text):
+        return Cost("post_with_link", prices.post_with_link)
+    return Cost("post", prices.post)
+
+
+def month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+class Budget:
+    """Spend so far this calendar month (UTC) against the global and per-campaign budgets."""
+
+    def __init__(self, store: Store, monthly_usd: float) -> None:
+        self.store = store
+        self.monthly_usd = monthly_usd
+
+    def spent(self, platform: str, now: datetime, campaign_id: str | None = None) -> float:
+        query = select(func.coalesce(func.sum(SpendRow.usd), 0.0)).where(
+            SpendRow.platform == platform, SpendRow.at >= month_start(now)
+        )
+        if campaign_id is not None:
+            query = query.where(SpendRow.campaign_id == campaign_id)
+        with self.store.read() as session:
+            return float(session.scalar(query) or 0.0)
+
+    def refusal(
+        self,
+        cost: Cost,
+        platform: str,
+        campaign_id: str,
+        campaign_budget: float | None,
+        now: datetime,
+    ) -> str | None:
+        """Why `cost` may not be spent now, or None if it may."""
+        total = self.spent(platform, now)
+        if total + cost.usd > self.monthly_usd + 1e-9:
+            return (
+                f"{platform} monthly budget reached: ${total:.3f} spent of ${self.monthly_usd:.2f}, "
+                f"this post costs ${cost.usd:.3f}"
+            )
+        if campaign_budget is not None:
+            mine = self.spent(platform, now, campaign_id)
+            if mine + cost.usd > campaign_budget + 1e-9:
+                return (
+                    f"campaign '{campaign_id}' {platform} budget reached: ${mine:.3f} spent of "
+                    f"${campaign_budget:.2f}, this post costs ${cost.usd:.3f}"
+                )
+        return None
+
+    def record(
+        self,
+        session,
+        platform: str,
+        campaign_id: str,
+        cost: Cost,
+        at: datetime,  # type: ignore[no-untyped-def]
+        outbox_id: int | None,
+    ) -> None:
+        session.add(
+            SpendRow(
+                platform=platform,
+                campaign_id=campaign_id,
+                kind=cost.kind,
+                usd=cost.usd,
+                at=at,
+                outbox_id=outbox_id,
+            )
+        )

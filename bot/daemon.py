@@ -1,0 +1,294 @@
+"""`kindling run`: APScheduler drives planning, publishing, reconciliation and reloads.
+
+The outbox is the source of truth; the scheduler only says when to look at it (jobs live in
+memory, nothing is pickled). Each platform publishes from its own job, so a platform waiting out
+a rate limit or an outage never holds up another. This is the only module importing apscheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from bot.budget import Budget
+from bot.campaign.registry import CampaignRegistry
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.leader import LeaderLock
+from bot.outbox import Outbox
+from bot.platforms.base import AuthFailed, Platform, PlatformError
+from bot.platforms.factory import make_platform
+from bot.problems import ProblemsFound
+from bot.store.engine import Store
+from bot.store.tables import OutboxRow, PlatformStateRow
+from bot.timeline import planned_posts
+
+log = logging.getLogger("kindling.daemon")
+
+PLAN_AHEAD = timedelta(hours=36)
+LOOK_BACK = timedelta(hours=24)
+AUTH_RETRY = timedelta(minutes=15)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dry_run: bool,
+        clock: Clock | None = None,
+        platforms: Mapping[str, Platform] | None = None,
+        tick_seconds: float = 1.0,
+        plan_every: timedelta = timedelta(minutes=10),
+        reconcile_every: timedelta = timedelta(minutes=1),
+        reload_every: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self.config = config
+        self.dry_run = dry_run
+        self.clock = clock or SystemClock()
+        self.store = Store(config.database_url)
+        self.registry = CampaignRegistry(config)
+        self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
+        self.outbox = Outbox(
+            self.store, "dry-run" if dry_run else "live", self.budget, config.settings.x.prices
+        )
+        self.leader = LeaderLock(self.store)
+        self._given_platforms = dict(platforms or {})
+        self.platforms: dict[str, Platform] = {}
+        self.paused_until: dict[str, datetime] = {}
+        self.stop_event = threading.Event()
+        self.tick_seconds = tick_seconds
+        self.plan_every, self.reconcile_every, self.reload_every = (
+            plan_every,
+            reconcile_every,
+            reload_every,
+        )
+        self.scheduler: BackgroundScheduler | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the leader lock, load campaigns, connect platforms, reconcile, plan, schedule."""
+        self.leader.acquire()
+        try:
+            self.store.create_tables()
+            problems = self.registry.load()
+            if problems:
+                raise ProblemsFound(problems)
+            self._connect_platforms()
+            for name in self.platforms:
+                self.reconcile(name)
+            self.plan()
+        except BaseException:
+            self.leader.release()
+            raise
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 3)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            timezone="UTC",
+        )
+        scheduler.add_job(
+            self.plan,
+            "interval",
+            seconds=self.plan_every.total_seconds(),
+            id="plan",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            self.reload,
+            "interval",
+            seconds=self.reload_every.total_seconds(),
+            id="reload",
+            replace_existing=True,
+        )
+        for name in self.platforms:
+            scheduler.add_job(
+                self.publish_due,
+                "interval",
+                seconds=self.tick_seconds,
+                args=[name],
+                id=f"publish-{name}",
+                replace_existing=True,
+            )
+            scheduler.add_job(
+                self.reconcile,
+                "interval",
+                seconds=self.reconcile_every.total_seconds(),
+                args=[name],
+                id=f"reconcile-{name}",
+                replace_existing=True,
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+        mode = "dry run: nothing is sent" if self.dry_run else "live"
+        log.info(
+            "kindling running (%s) with %d campaign(s) on %s",
+            mode,
+            len(self.registry.campaigns()),
+            ", ".join(sorted(self.platforms)) or "no platform",
+        )
+
+    def stop(self) -> None:
+        """Finish the call in flight, then stop; every state change is already committed."""
+        self.stop_event.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.leader.release()
+        self.store.dispose()
+        log.info("kindling stopped")
+
+    def run(self, until: datetime | None = None, handle_signals: bool = True) -> None:
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop_event.set())
+        self.start()
+        try:
+            while not self.stop_event.wait(0.2):
+                if until is not None and self.clock.now() >= until:
+                    log.info("reached --until %s", until.isoformat())
+                    break
+        finally:
+            self.stop()
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        now = self.clock.now()
+        for active in self.registry.campaigns():
+            start = now - LOOK_BACK if self._has_history(active.id) else now
+            try:
+                posts = planned_posts(active, start, now + PLAN_AHEAD, self.config.settings)
+            except ValueError as exc:
+                log.error("cannot plan campaign '%s': %s", active.id, exc)
+                continue
+            self.outbox.budgets_by_campaign[active.id] = active.loaded.campaign.x_budget_usd
+            posts = [p for p in posts if p.slot.platform in self.platforms]
+            inserted, cancelled = self.outbox.sync(active.id, posts, start, now + PLAN_AHEAD, now)
+            if inserted or cancelled:
+                log.info(
+                    "planned campaign '%s': %d new slot(s), %d cancelled",
+                    active.id,
+                    inserted,
+                    cancelled,
+                )
+
+    def reload(self) -> None:
+        if self.registry.reload():
+            self.plan()
+
+    def publish_due(self, name: str) -> None:
+        platform = self.platforms[name]
+        now = self.clock.now()
+        paused = self.paused_until.get(name)
+        if paused is not None and now < paused:
+            return
+        for row in self.outbox.due(name, now):
+            if self.stop_event.is_set():
+                return
+            outcome = self.outbox.publish(row, platform, self.clock.now())
+            if outcome.state in ("failed", "unconfirmed"):
+                log.warning(
+                    "post %s", outcome.state, extra=_fields(row, outcome.state, outcome.reason)
+                )
+            if outcome.auth_failed:
+                self._pause(name, self.clock.now() + AUTH_RETRY, "failed", outcome.reason)
+                log.error(
+                    "%s: AUTHENTICATION FAILED (%s): %s is paused; other platforms continue",
+                    name,
+                    outcome.reason,
+                    name,
+                )
+                return
+            if outcome.pause_until is not None:
+                self._pause(name, outcome.pause_until, "ok", outcome.reason)
+                log.warning(
+                    "%s: rate limited until %s: %s waits; other platforms continue",
+                    name,
+                    outcome.pause_until.isoformat(),
+                    name,
+                )
+                return
+
+    def reconcile(self, name: str) -> None:
+        counts = self.outbox.reconcile(self.platforms[name], self.clock.now())
+        if any(counts.values()):
+            log.info(
+                "%s: reconciled %s", name, ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+            )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _connect_platforms(self) -> None:
+        wanted = {
+            p for active in self.registry.campaigns() for p in active.loaded.campaign.platforms
+        }
+        for name in sorted(wanted):
+            platform = self._given_platforms.get(name) or make_platform(
+                name, self.config, self.dry_run
+            )
+            self.platforms[name] = platform
+            try:
+                account = platform.check_account()
+            except AuthFailed as exc:
+                self._pause(name, self.clock.now() + AUTH_RETRY, "failed", exc.message)
+                log.error(
+                    "%s: AUTHENTICATION FAILED: %s: %s is paused; other platforms continue",
+                    name,
+                    exc.message,
+                    name,
+                )
+                continue
+            except PlatformError as exc:  # unreachable, rate limited: it must not stop the others
+                log.warning("%s: account check failed: %s", name, exc)
+                continue
+            self._record_state(name, "ok", f"account {account.handle}", None)
+
+    def _pause(self, name: str, until: datetime, auth: str, detail: str | None) -> None:
+        self.paused_until[name] = until
+        self._record_state(name, auth, detail, until)
+
+    def _record_state(
+        self, name: str, auth: str, detail: str | None, paused_until: datetime | None
+    ) -> None:
+        with self.store.write() as session:
+            row = session.get(PlatformStateRow, name) or PlatformStateRow(platform=name)
+            row.auth, row.detail, row.paused_until, row.updated_at = (
+                auth,
+                detail,
+                paused_until,
+                self.clock.now(),
+            )
+            session.add(row)
+
+    def _has_history(self, campaign_id: str) -> bool:
+        with self.store.read() as session:
+            return (
+                session.scalar(
+                    select(OutboxRow.id)
+                    .where(OutboxRow.campaign_id == campaign_id, OutboxRow.mode == self.outbox.mode)
+                    .limit(1)
+                )
+                is not None
+            )
+
+
+def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | None]:
+    return {
+        "campaign": row.campaign_id,
+        "message_id": row.message_id,
+        "language": row.language,
+        "platform": row.platform,
+        "state": state,
+        "reason": reason,
+    }
+
+
+PlatformFactory = Callable[[str, Config, bool], Platform]

@@ -1,0 +1,1 @@
+"""One adapter per network behind one small interface (`base.Platform`)."""

@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy tables and engine set-up (SQLite by default, PostgreSQL too)."""

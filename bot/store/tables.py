@@ -1,0 +1,110 @@
+"""Every table Kindling persists. One declarative base; names follow one constraint convention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class OutboxRow(Base):
+    """One post on one platform for one slot: the durable publishing state machine."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    mode: Mapped[str] = mapped_column(String(10))  # "live" or "dry-run"
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16))
+    quote_id: Mapped[str | None] = mapped_column(String(64))
+    slot_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    latest_at: Mapped[datetime] = mapped_column(UtcDateTime())  # after this: missed
+    text: Mapped[str] = mapped_column(Text)
+    thread: Mapped[str | None] = mapped_column(Text)  # JSON list of reply texts
+    images: Mapped[str | None] = mapped_column(Text)  # JSON list of {path, alt}
+    state: Mapped[str] = mapped_column(String(16), default="planned")
+    reason: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(String(400))
+    url: Mapped[str | None] = mapped_column(String(400))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_outbox_state_slot", "state", "slot_at"),
+        Index("ix_outbox_campaign", "campaign_id", "mode"),
+    )
+
+
+class SpendRow(Base):
+    """Money a platform charged (X charges per call): the ledger budgets are checked against."""
+
+    __tablename__ = "spend"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # post, post_with_link, read, own_read
+    usd: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_spend_platform_at", "platform", "at"),)
+
+
+class PlatformStateRow(Base):
+    """What the daemon last knew of each platform: auth state, pauses, for `kindling status`."""
+
+    __tablename__ = "platform_state"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    auth: Mapped[str] = mapped_column(String(16))  # ok, failed, unknown
+    detail: Mapped[str | None] = mapped_column(Text)
+    paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
