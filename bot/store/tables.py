@@ -108,3 +108,44 @@ class PlatformStateRow(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LinkRow(Base):
+    """A pre-filled link Kindling generated: the only places `/go/{token}` may redirect to."""
+
+    __tablename__ = "links"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    ask_id: Mapped[str] = mapped_column(String(64))
+    wording: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)  # for mastodon: the text only; the instance is the supporter's
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_links_campaign", "campaign_id"),)
+
+
+class ClickRow(Base):
+    """One supporter's click on a pre-filled link: no IP address, no cookie."""
+
+    __tablename__ = "clicks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    ask_id: Mapped[str] = mapped_column(String(64))
+    wording: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # A salted hash of the client address, the salt rotated daily; None when DNT/Sec-GPC is set.
+    client_hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_clicks_campaign_at", "campaign_id", "at"),
+        Index("ix_clicks_target", "campaign_id", "target_id"),
+    )
