@@ -1,0 +1,301 @@
+"""The fake X's state (no HTTP here: see x_server.py; the endpoints are in x_endpoints.py).
+
+Tests read and change `XFakeState` directly: posts, media, the request log, the violations, the
+faults to inject and the rate-limit windows. Every handler runs under the state's lock.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from twitter_text import extract_urls_with_indices
+
+WINDOW = 900  # seconds: X's 15-minute rate-limit window
+RATE_LIMITS = {
+    "POST /2/tweets": 100,
+    "DELETE /2/tweets/{id}": 50,
+    "GET /2/tweets": 900,
+    "GET /2/users/me": 75,
+    "GET /2/users/{id}/tweets": 900,
+    "GET /2/users/{id}/mentions": 300,
+    "GET /2/tweets/search/recent": 300,
+    "POST /2/media/upload": 500,
+    "POST /2/media/metadata": 500,
+}
+_TWEPOCH_MS = 1288834974657  # X's snowflake epoch
+
+
+@dataclass(frozen=True)
+class FakeAccount:
+    user_id: str = "1790000000000000001"
+    username: str = "kindling_test"
+    name: str = "Kindling Test"
+    consumer_key: str = "fake-consumer-key-3f9a"
+    consumer_secret: str = "fake-consumer-secret-8c1d"
+    access_token: str = "1790000000000000001-fakeaccesstoken77e2"
+    access_token_secret: str = "fake-access-token-secret-5b0c"
+    bearer_token: str = "fake-app-bearer-token-0d4e"
+
+
+@dataclass
+class FakePost:
+    id: str
+    text: str  # as X shows it (NFC; t.co links when shorten_urls)
+    sent_text: str  # as the client sent it (NFC): the duplicate check compares these
+    author_id: str
+    created_at: datetime
+    media_ids: list[str] = field(default_factory=list)
+    in_reply_to: str | None = None
+    quote_of: str | None = None
+    metrics: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class FakeMedia:
+    id: str
+    size: int
+    mime: str
+    category: str
+    alt_text: str | None = None
+
+
+@dataclass
+class Received:
+    """One request as the fake received it, and what it answered."""
+
+    method: str
+    path: str
+    route: str | None  # "GET /2/users/{id}/tweets", or None for an unknown path
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+    response: bytes = b""
+    content_type: str = ""
+
+    def param(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body.startswith(b"{") else None
+
+
+@dataclass
+class Fault:
+    kind: str  # "rate_limit" | "unauthorized" | "duplicate" | "error" | "hang"
+    count: int = 1
+    route: str | None = None  # "POST /2/tweets", "/2/tweets" or a concrete path; None: any
+    after: bool = False  # let the call take effect first, then fail
+    status: int = 500  # for "error": 500, 503 (or 4xx, answered as X's about:blank problem)
+    reset_at: int | None = None  # for "rate_limit": epoch seconds (default: now + 15 min)
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers on the answer
+    seconds: float = 30.0  # for "hang": then answer 503 (released early by reset())
+
+    def matches(self, route: str, path: str) -> bool:
+        return self.route is None or self.route in (route, route.split(" ", 1)[1], path)
+
+
+def iso(moment: datetime) -> str:
+    """X's timestamp format: 2026-05-01T12:00:00.000Z."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class XFakeState:
+    """Everything the fake holds. Options: `metric_name` ("repost_count" as in the spec, or
+    "retweet_count" as live X answers: off-spec, so it shows in `response_violations`),
+    `shorten_urls` (links shown as t.co, like X), `escape_html` (& < > come back as entities,
+    like X's v2 `text`)."""
+
+    def __init__(
+        self,
+        account: FakeAccount | None = None,
+        *,
+        metric_name: str = "repost_count",
+        shorten_urls: bool = False,
+        escape_html: bool = True,
+    ) -> None:
+        self.account = account or FakeAccount()
+        self._defaults = (metric_name, shorten_urls, escape_html)
+        self.lock = threading.RLock()
+        self._seq = 0
+        self.release = threading.Event()
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh account, and release requests still hanging from a fault."""
+        with self.lock:
+            self.release.set()
+            self.release = threading.Event()
+            self.metric_name, self.shorten_urls, self.escape_html = self._defaults
+            self.posts: dict[str, FakePost] = {}
+            self.deleted: dict[str, FakePost] = {}
+            self.media: dict[str, FakeMedia] = {}
+            self.users = {self.account.user_id: self.account.username}
+            self.requests: list[Received] = []
+            self.violations: list[str] = []
+            self.response_violations: list[str] = []
+            self.faults: list[Fault] = []
+            self.limits = dict(RATE_LIMITS)
+            self.windows: dict[str, tuple[int, int]] = {}  # route -> (calls used, reset epoch)
+
+    def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
+        """Answer the next `count` matching calls with a fault (see `Fault` for the options)."""
+        fault = Fault(kind, count, **options)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def add_post(
+        self,
+        text: str,
+        *,
+        author: str | None = None,
+        in_reply_to: str | None = None,
+        quote_of: str | None = None,
+        created_at: datetime | str | None = None,
+    ) -> str:
+        """A post made outside the client: by the account (author None) or by `author`."""
+        with self.lock:
+            author_id = self.account.user_id
+            if author and author != self.account.username:
+                known = {name: uid for uid, name in self.users.items()}
+                author_id = known.get(author) or str(2_000_000 + len(self.users))
+                self.users[author_id] = author
+            return self.store(text, author_id, [], in_reply_to, quote_of, _moment(created_at)).id
+
+    def set_metrics(self, post_id: str, **counts: int) -> None:
+        with self.lock:
+            self.posts[post_id].metrics.update(counts)
+
+    def own_posts(self) -> list[FakePost]:
+        with self.lock:
+            return [p for p in self.posts.values() if p.author_id == self.account.user_id]
+
+    def calls(self, route: str) -> list[Received]:
+        """The requests received for `route`, e.g. "GET /2/tweets"."""
+        with self.lock:
+            return [r for r in self.requests if r.route == route]
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            posts = [asdict(p) | {"created_at": iso(p.created_at)} for p in self.posts.values()]
+            requests = [
+                {"method": r.method, "path": r.path, "route": r.route, "query": r.query}
+                | {"json": r.json, "status": r.status}
+                for r in self.requests
+            ]
+            return {
+                "posts": posts,
+                "deleted": list(self.deleted),
+                "media": [asdict(m) for m in self.media.values()],
+                "requests": requests,
+                "violations": self.violations,
+                "response_violations": self.response_violations,
+                "faults": [asdict(f) for f in self.faults],
+            }
+
+    # --- called by the handlers, under the lock ----------------------------------------------
+    def next_id(self, when: datetime) -> str:
+        self._seq += 1
+        return str(((int(when.timestamp() * 1000) - _TWEPOCH_MS) << 22) | (self._seq & 0x3FFFFF))
+
+    def store(
+        self,
+        text: str,
+        author_id: str,
+        media_ids: list[str],
+        in_reply_to: str | None,
+        quote_of: str | None,
+        created_at: datetime | None = None,
+    ) -> FakePost:
+        now = created_at or datetime.now(UTC)
+        text = unicodedata.normalize("NFC", text)
+        shown = text
+        if self.shorten_urls and "." in text:
+            for url in reversed(extract_urls_with_indices(text)):
+                start, end = url["indices"]
+                code = f"{abs(hash(url['url'])) % 10**10:010d}"
+                shown = f"{shown[:start]}https://t.co/{code}{shown[end:]}"
+        post = FakePost(self.next_id(now), shown, text, author_id, now, media_ids)
+        post.in_reply_to, post.quote_of = in_reply_to, quote_of
+        self.posts[post.id] = post
+        return post
+
+    def render(self, post: FakePost, fields: set[str], expansions: set[str]) -> dict[str, Any]:
+        """The post as X shows it, with the requested fields (live or spec names)."""
+        text = html.escape(post.text, quote=False) if self.escape_html else post.text
+        out: dict[str, Any] = {"id": post.id, "text": text, "edit_history_tweet_ids": [post.id]}
+        if "created_at" in fields:
+            out["created_at"] = iso(post.created_at)
+        if "author_id" in fields | expansions:
+            out["author_id"] = post.author_id
+        if "conversation_id" in fields:
+            root = post
+            while root.in_reply_to in self.posts:
+                root = self.posts[root.in_reply_to]
+            out["conversation_id"] = root.in_reply_to or root.id
+        parent = self.posts.get(post.in_reply_to or "") or self.deleted.get(post.in_reply_to or "")
+        if parent and "in_reply_to_user_id" in fields | expansions:
+            out["in_reply_to_user_id"] = parent.author_id
+        refs = [{"type": "replied_to", "id": post.in_reply_to}] if post.in_reply_to else []
+        refs += [{"type": "quoted", "id": post.quote_of}] if post.quote_of else []
+        if refs and "referenced_tweets" in fields:
+            out["referenced_tweets"] = refs  # live X's field
+        if refs and "referenced_posts" in expansions:
+            out["referenced_posts"] = refs  # the spec's
+        if post.media_ids and "attachments" in fields:
+            out["attachments"] = {"media_keys": [f"3_{m}" for m in post.media_ids]}
+        if "public_metrics" in fields:
+            counts = {"like_count": 0, "reply_count": 0, "quote_count": 0, "bookmark_count": 0}
+            counts |= {"impression_count": 0} | post.metrics
+            reposts = counts.pop("repost_count", 0) + counts.pop("retweet_count", 0)
+            out["public_metrics"] = counts | {self.metric_name: reposts}
+        return out
+
+    def page(
+        self, posts: list[FakePost], query: dict[str, Any], fields: set[str], expansions: set[str]
+    ) -> dict[str, Any]:
+        """Newest first, filtered by since_id/until_id/start_time/end_time, one page of them."""
+        since, until = int(query.get("since_id", 0)), int(query.get("until_id", 10**20))
+        start, end = _moment(query.get("start_time")), _moment(query.get("end_time"))
+        token = int(query.get("pagination_token") or query.get("next_token") or 10**20)
+        kept = [
+            p
+            for p in sorted(posts, key=lambda p: -int(p.id))
+            if since < int(p.id) < min(until, token)
+            and (start is None or p.created_at >= start)
+            and (end is None or p.created_at <= end)
+        ]
+        size = query.get("max_results", 10)
+        page, rest = kept[:size], kept[size:]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        out: dict[str, Any] = {"meta": meta}
+        if page:
+            meta |= {"newest_id": page[0].id, "oldest_id": page[-1].id}
+            out["data"] = [self.render(p, fields, expansions) for p in page]
+        if rest:
+            meta["next_token"] = page[-1].id
+        if page and "author_id" in expansions:
+            out["includes"] = {
+                "users": [self.user(a) for a in dict.fromkeys(p.author_id for p in page)]
+            }
+        return out
+
+    def user(self, user_id: str) -> dict[str, str]:
+        name = self.users.get(user_id, f"user{user_id}")
+        shown = self.account.name if user_id == self.account.user_id else name.title()
+        return {"id": user_id, "name": shown, "username": name}
