@@ -32,8 +32,9 @@ from bot.timeline import planned_posts
 
 log = logging.getLogger("kindling.daemon")
 
-PLAN_AHEAD = timedelta(hours=36)
-LOOK_BACK = timedelta(hours=24)
+# Slots enter the outbox this far ahead (so `status` shows them and a reload can cancel them).
+# Downtime shorter than this leaves its slots in the outbox, where they are recorded as missed.
+PLAN_AHEAD = timedelta(hours=3)
 AUTH_RETRY = timedelta(minutes=15)
 
 
@@ -49,6 +50,7 @@ class Daemon:
         plan_every: timedelta = timedelta(minutes=10),
         reconcile_every: timedelta = timedelta(minutes=1),
         reload_every: timedelta = timedelta(seconds=2),
+        auth_retry: timedelta = AUTH_RETRY,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
@@ -71,6 +73,7 @@ class Daemon:
             reload_every,
         )
         self.scheduler: BackgroundScheduler | None = None
+        self.auth_retry = auth_retry
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -163,7 +166,12 @@ class Daemon:
     def plan(self) -> None:
         now = self.clock.now()
         for active in self.registry.campaigns():
-            start = now - LOOK_BACK if self._has_history(active.id) else now
+            # After a restart, slots still inside their allowed delay are planned (and posted).
+            look_back = max(
+                (timedelta(minutes=m.max_delay_minutes) for m in active.loaded.campaign.messages),
+                default=timedelta(0),
+            )
+            start = now - look_back if self._has_history(active.id) else now
             try:
                 posts = planned_posts(active, start, now + PLAN_AHEAD, self.config.settings)
             except ValueError as exc:
@@ -194,12 +202,15 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             outcome = self.outbox.publish(row, platform, self.clock.now())
+            if outcome.state == "sent" and self.paused_until.pop(name, None) is not None:
+                self._record_state(name, "ok", "posting again", None)
+                log.info("%s: posting again", name)
             if outcome.state in ("failed", "unconfirmed"):
                 log.warning(
                     "post %s", outcome.state, extra=_fields(row, outcome.state, outcome.reason)
                 )
             if outcome.auth_failed:
-                self._pause(name, self.clock.now() + AUTH_RETRY, "failed", outcome.reason)
+                self._pause(name, self.clock.now() + self.auth_retry, "failed", outcome.reason)
                 log.error(
                     "%s: AUTHENTICATION FAILED (%s): %s is paused; other platforms continue",
                     name,
@@ -238,7 +249,7 @@ class Daemon:
             try:
                 account = platform.check_account()
             except AuthFailed as exc:
-                self._pause(name, self.clock.now() + AUTH_RETRY, "failed", exc.message)
+                self._pause(name, self.clock.now() + self.auth_retry, "failed", exc.message)
                 log.error(
                     "%s: AUTHENTICATION FAILED: %s: %s is paused; other platforms continue",
                     name,

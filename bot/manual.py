@@ -69,7 +69,9 @@ def post_now(
                     now + timedelta(minutes=message.max_delay_minutes),
                     quote_id,
                 )
-                text, thread = active.renderer.render(message.id, language, name, quote_id)
+                text, thread = active.renderer.render(
+                    message.id, language, name, quote_id, slot.local
+                )
                 outbox.sync(
                     campaign.id,
                     [PlannedPost(slot, text, tuple(thread))],

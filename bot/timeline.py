@@ -28,7 +28,7 @@ def planned_posts(
     posts = []
     for slot in plan(campaign, start, end, daily_caps(settings)):
         text, thread = active.renderer.render(
-            slot.message_id, slot.language, slot.platform, slot.quote_id
+            slot.message_id, slot.language, slot.platform, slot.quote_id, slot.local
         )
         message = next(m for m in campaign.messages if m.id == slot.message_id)
         images: tuple[Image, ...] = ()

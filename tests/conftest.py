@@ -11,6 +11,9 @@ import pytest
 from bot.checking import CampaignReport, check_one
 from bot.compose.templates import Templates
 
+# The real local Bluesky network (session-scoped `bluesky_network` fixture) for any test module.
+pytest_plugins = ["tests.peers.bluesky_network"]
+
 MINIMAL_CAMPAIGN = """\
 id: demo
 name: {cy: "Ymgyrch", en: "Campaign"}

@@ -154,28 +154,32 @@ def test_an_invalid_campaign_stops_the_start_with_located_problems(project):
 
 def test_hot_reload_applies_valid_changes_and_keeps_the_last_good_campaign(project):
     campaign = project / "campaigns" / "demo.yaml"
-    run = kindling(project, "run", "--dry-run", "--from", "2026-12-01T09:00", "--speed", "200")
+    added = '  - id: added\n    schedule: {at: "2026-12-01 10:30"}\n    text: {cy: "Newydd", en: "New"}\n'
+    run = kindling(project, "run", "--dry-run", "--from", "2026-12-01T09:00")
     try:
-        wait_for(run, "message=launch language=en platform=x")
-        # A valid change: a new one-off an hour of clock time after the launch (18 real seconds).
-        campaign.write_text(
-            DEMO
-            + (
-                "  - id: added\n"
-                '    schedule: {at: "2026-12-01 10:30"}\n'
-                '    text: {cy: "Newydd", en: "New"}\n'
-            )
-        )
+        wait_for(run, "kindling running")
+        # A valid change: the new message's slots are planned without a restart.
+        campaign.write_text(DEMO + added)
         wait_for(run, "campaign 'demo' reloaded")
-        # An invalid change: rejected with its location, the last good version keeps running.
+        wait_for(run, "planned campaign 'demo': 4 new slot(s)")
+        rows = [r for r in outbox(project) if r["message_id"] == "added"]
+        assert len(rows) == 4 and {r["state"] for r in rows} == {"planned"}
+        # An invalid change: rejected with its location; the last good version keeps running.
         campaign.write_text(
-            DEMO.replace('{cy: "Awr {{ link }}", en: "Hour {{ link }}"}', '{cy: "Awr"}')
+            DEMO.replace('{cy: "Awr {{ link }}", en: "Hour {{ link }}"}', '{cy: "Awr"}') + added
         )
         logged = wait_for(run, "invalid campaign change")
         assert "campaigns/demo.yaml:14:11: message 'hourly' has no 'en' text" in logged
-        wait_for(run, "message=added language=en platform=x", timeout=40)
+        hourly_en = [
+            r for r in outbox(project) if r["message_id"] == "hourly" and r["language"] == "en"
+        ]
+        assert hourly_en and {r["state"] for r in hourly_en} == {"planned"}
+        # A valid change that removes a message cancels its slots that were not sent.
+        campaign.write_text(DEMO)
+        wait_for(run, "campaign 'demo' reloaded")
+        wait_for(run, "0 new slot(s), 4 cancelled")
+        assert {r["state"] for r in outbox(project) if r["message_id"] == "added"} == {"cancelled"}
     finally:
         run.send_signal(signal.SIGTERM)
         run.communicate(timeout=15)
-    added = [r for r in outbox(project) if r["message_id"] == "added"]
-    assert {r["state"] for r in added} == {"sent"} and len(added) == 4
+    assert run.returncode == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.campaign.loader import LoadedCampaign
@@ -200,12 +201,16 @@ class _Renderer:
                                     quote=quote_id,
                                 )
 
-    def post_context(self, message: Message, language: str, platform: str) -> dict[str, Any]:
+    def post_context(
+        self, message: Message, language: str, platform: str, slot: datetime | None = None
+    ) -> dict[str, Any]:
         context = self.base_context(language, platform)
         context.update(
             message=message,
             link=default_link(self.campaign, message),
             hashtags=message.hashtags or self.campaign.hashtags,
+            # The slot's local time; `check` and `preview` show the campaign's first moment.
+            slot=slot or self.campaign.active.start_local(),
         )
         return context
 
@@ -250,7 +255,12 @@ class PostRenderer:
         self.campaign = loaded.campaign
 
     def render(
-        self, message_id: str, language: str, platform: str, quote_id: str | None
+        self,
+        message_id: str,
+        language: str,
+        platform: str,
+        quote_id: str | None,
+        slot: datetime | None = None,
     ) -> tuple[str, list[str]]:
         """(text, thread reply texts). Raises ValueError if it cannot be rendered."""
         renderer = self._renderer
@@ -260,7 +270,7 @@ class PostRenderer:
             quote = next(q for p in self.campaign.quote_pools for q in p.quotes if q.id == quote_id)
         inline = message.text.get(language) if message.text else None
         name = renderer.source(message, ("text", language), inline, message.template, language)
-        context = {**renderer.post_context(message, language, platform), "quote": quote}
+        context = {**renderer.post_context(message, language, platform, slot), "quote": quote}
         text = renderer.render(name, message, context) if name else None
         replies = []
         for index, reply in enumerate(message.thread):
@@ -286,6 +296,16 @@ def render_campaign(
     for rendering in renderings:
         if not rendering.ok:
             problems.append(_over_limit(loaded, rendering))
+    return renderings, problems
+
+
+def render_asks(
+    loaded: LoadedCampaign, templates: Templates
+) -> tuple[list[Rendering], list[Problem]]:
+    """The ask renderings only (as `render_campaign` makes them), with their located problems."""
+    renderer = _Renderer(loaded, templates)
+    renderings = list(renderer.asks())
+    problems = renderer.problems + [_over_limit(loaded, r) for r in renderings if not r.ok]
     return renderings, problems
 
 

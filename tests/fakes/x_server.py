@@ -289,6 +289,8 @@ def create_app(state: XFakeState) -> Starlette:
             state.reset()
         elif action == "fault":
             state.fail_next(**options)
+        elif action == "clear-faults":
+            state.clear_faults()
         elif action == "post":
             return JSONResponse({"id": state.add_post(**options)})
         elif action == "metrics":

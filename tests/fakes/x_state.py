@@ -159,6 +159,13 @@ class XFakeState:
             self.faults.append(fault)
         return fault
 
+    def clear_faults(self) -> None:
+        """End every pending fault (e.g. an outage) and release hanging requests; keep the posts."""
+        with self.lock:
+            self.faults.clear()
+            self.release.set()
+            self.release = threading.Event()
+
     def add_post(
         self,
         text: str,
