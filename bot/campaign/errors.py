@@ -18,13 +18,15 @@ def problems_from_validation(
 ) -> list[Problem]:
     problems = []
     for detail in error.errors(include_url=False):
-        loc = tuple(part for part in detail["loc"] if not _is_pydantic_tag(part))
-        path = (*prefix, *loc)
         kind = detail["type"]
-        if kind == "missing":
-            field = loc[-1] if loc else "?"
-            problems.append(located.problem(path[:-1], f"missing required key '{field}'"))
-        elif kind == "extra_forbidden":
+        raw = tuple(detail["loc"])
+        # The missing key is not in the document; every other part of the location must be.
+        missing = raw[-1] if kind == "missing" and raw else None
+        loc = _document_path(located, prefix, raw[:-1] if missing is not None else raw)
+        path = (*prefix, *loc)
+        if missing is not None:
+            problems.append(located.problem(path, f"missing required key '{missing}'"))
+        elif kind == "extra_forbidden" and loc:
             problems.append(
                 located.problem(path, _unknown_key(str(loc[-1]), model, loc[:-1]), key=True)
             )
@@ -33,9 +35,15 @@ def problems_from_validation(
     return problems
 
 
-def _is_pydantic_tag(part: object) -> bool:
-    # Unions and validators add entries such as 'function-after[...]' or '[key]' to locations.
-    return isinstance(part, str) and (part.startswith(("function-", "[key]")) or "[" in part)
+def _document_path(located: Located, prefix: Path_, loc: tuple) -> tuple:
+    """`loc` without the entries pydantic adds for unions and validators ('function-after[...]',
+    'str', '[key]'): only the parts that are keys or indexes in the document are kept."""
+    kept: list[str | int] = []
+    for part in loc:
+        candidate = (*prefix, *kept, part)
+        if candidate in located.values or candidate in located.keys:
+            kept.append(part)
+    return tuple(kept)
 
 
 def _describe(detail: Any) -> str:

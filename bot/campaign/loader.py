@@ -114,12 +114,23 @@ def load_campaign(
 
     for file_index, relative in enumerate(header.target_files):
         csv_path = path.parent / relative
-        rows, csv_problems = load_targets_csv(csv_path, display_path(csv_path))
-        if csv_problems and not rows and not csv_path.exists():
+        try:
+            found = csv_path.is_file()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the system
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(
+                located.problem(
+                    ("target_files", file_index),
+                    f"target file name '{relative}' is not usable: {reason}",
+                )
+            )
+            continue
+        if not found:
             problems.append(
                 located.problem(("target_files", file_index), f"target file '{relative}' not found")
             )
             continue
+        rows, csv_problems = load_targets_csv(csv_path, display_path(csv_path))
         problems.extend(csv_problems)
         for row in rows:
             entries["targets"].append(row.target)

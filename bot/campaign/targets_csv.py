@@ -42,8 +42,9 @@ def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Pr
         return [], [Problem(display, 1, 1, "target file not found")]
     except UnicodeDecodeError as exc:
         return [], [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
-    except OSError as exc:
-        return [], [Problem(display, 1, 1, f"cannot read target file: {exc.strerror}")]
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [], [Problem(display, 1, 1, f"cannot read target file: {reason}")]
 
     lines = text.splitlines()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)

@@ -139,6 +139,8 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     builder = _Builder(located)
     try:
         located.data = builder.build(node, ())
+    except RecursionError:
+        return None, [Problem(file, 1, 1, "YAML error: the document nests too deeply")]
     except _TooLarge as exc:
         line, col = _mark(exc.node)
         return None, [
