@@ -46,7 +46,7 @@ class Daemon:
         dry_run: bool,
         clock: Clock | None = None,
         platforms: Mapping[str, Platform] | None = None,
-        tick_seconds: float = 1.0,
+        tick_seconds: float = 0.25,
         plan_every: timedelta = timedelta(minutes=10),
         reconcile_every: timedelta = timedelta(minutes=1),
         reload_every: timedelta = timedelta(seconds=2),

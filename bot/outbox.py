@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from bot.budget import Budget, post_cost
 from bot.config import XPrices
@@ -38,13 +39,14 @@ from bot.platforms.base import (
 )
 from bot.schedule import Slot
 from bot.store.engine import Store
-from bot.store.tables import OutboxRow
+from bot.store.tables import OutboxRow, SpendRow
 
 log = logging.getLogger("kindling.outbox")
 
 OPEN_STATES = ("planned", "sending", "unconfirmed")
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(minutes=10)
+RECONCILE_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -293,21 +295,30 @@ class Outbox:
 
     def _sent(self, row: OutboxRow, published: Published, now: datetime) -> Outcome:
         with self.store.write() as session:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id)
-                .values(
-                    state="sent",
-                    reason=None,
-                    remote_id=published.remote_id,
-                    url=published.url,
-                    sent_at=now,
-                    updated_at=now,
-                )
+            self._record_sent(session, row, published, now)
+        self._log_sent(row, published)
+        return Outcome(row.id, "sent")
+
+    def _record_sent(
+        self, session: Session, row: OutboxRow, published: Published, now: datetime
+    ) -> None:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id)
+            .values(
+                state="sent",
+                reason=None,
+                remote_id=published.remote_id,
+                url=published.url,
+                sent_at=now,
+                updated_at=now,
             )
-            cost = post_cost(row.platform, row.text, self.prices) if self.mode == "live" else None
-            if cost is not None:
-                self.budget.record(session, row.platform, row.campaign_id, cost, now, row.id)
+        )
+        cost = post_cost(row.platform, row.text, self.prices) if self.mode == "live" else None
+        if cost is not None:
+            self.budget.record(session, row.platform, row.campaign_id, cost, now, row.id)
+
+    def _log_sent(self, row: OutboxRow, published: Published) -> None:
         log.info(
             "dry run: would have posted" if self.mode == "dry-run" else "post sent",
             extra={
@@ -321,7 +332,6 @@ class Outbox:
                 "text": _excerpt(row.text) if self.mode == "dry-run" else None,
             },
         )
-        return Outcome(row.id, "sent")
 
     def _finish(
         self,
@@ -359,36 +369,106 @@ class Outbox:
                 )
             )
 
+    def _write_answers(
+        self,
+        answers: list[tuple[OutboxRow, Published | None]],
+        now: datetime,
+        counts: dict[str, int],
+    ) -> None:
+        """One transaction, one executemany per kind of change (statement building per row
+        would cost more than the writes)."""
+        table = OutboxRow.__table__
+        sent, other, spend = [], [], []
+        for row, found in answers:
+            if found is not None:
+                sent.append({"row_id": row.id, "remote_id": found.remote_id, "url": found.url})
+                cost = (
+                    post_cost(row.platform, row.text, self.prices) if self.mode == "live" else None
+                )
+                if cost is not None:
+                    spend.append(
+                        {
+                            "platform": row.platform,
+                            "campaign_id": row.campaign_id,
+                            "kind": cost.kind,
+                            "usd": cost.usd,
+                            "at": now,
+                            "outbox_id": row.id,
+                        }
+                    )
+                counts["sent"] += 1
+            elif now > row.latest_at:
+                other.append(
+                    {
+                        "row_id": row.id,
+                        "state": "missed",
+                        "reason": "not found on the network after an interrupted send, and too late to retry",
+                    }
+                )
+                counts["missed"] += 1
+            else:
+                other.append(
+                    {
+                        "row_id": row.id,
+                        "state": "planned",
+                        "reason": "not found on the network: will send again",
+                    }
+                )
+                counts["planned"] += 1
+        with self.store.write() as session:
+            if sent:
+                session.execute(
+                    update(table)
+                    .where(_BY_ID)
+                    .values(
+                        state="sent",
+                        reason=None,
+                        sent_at=now,
+                        updated_at=now,
+                        remote_id=bindparam("remote_id"),
+                        url=bindparam("url"),
+                    ),
+                    sent,
+                )
+            if other:
+                session.execute(
+                    update(table)
+                    .where(_BY_ID)
+                    .values(
+                        state=bindparam("state"),
+                        reason=bindparam("reason"),
+                        not_before=None,
+                        updated_at=now,
+                    ),
+                    other,
+                )
+            if spend:
+                session.execute(insert(SpendRow.__table__), spend)
+
     def reconcile(
         self, platform: Platform, now: datetime, rows: Sequence[OutboxRow] | None = None
     ) -> dict[str, int]:
         """Ask the network about every unresolved row: sent if it is there; otherwise planned
-        again (it was never created) or missed if its slot has passed."""
+        again (it was never created) or missed if its slot has passed. The answers are written
+        in batches, one transaction each."""
         counts = {"sent": 0, "planned": 0, "missed": 0, "unknown": 0}
-        for row in rows if rows is not None else self.unresolved(platform.name):
-            try:
-                found = platform.find_published(self.request(row))
-            except PlatformError as exc:
-                log.warning("cannot reconcile %s yet: %s", row.key, exc)
-                counts["unknown"] += 1
-                continue
-            if found is not None:
-                self._sent(row, found, now)
-                counts["sent"] += 1
-            elif now > row.latest_at:
-                self._finish(
-                    row.id,
-                    "missed",
-                    now,
-                    reason="not found on the network after an interrupted send, and too late to retry",
-                )
-                counts["missed"] += 1
-            else:
-                self._finish(
-                    row.id, "planned", now, reason="not found on the network: will send again"
-                )
-                counts["planned"] += 1
+        pending = list(rows if rows is not None else self.unresolved(platform.name))
+        for start in range(0, len(pending), RECONCILE_BATCH):
+            answers: list[tuple[OutboxRow, Published | None]] = []
+            for row in pending[start : start + RECONCILE_BATCH]:
+                try:
+                    answers.append((row, platform.find_published(self.request(row))))
+                except PlatformError as exc:
+                    log.warning("cannot reconcile %s yet: %s", row.key, exc)
+                    counts["unknown"] += 1
+            self._write_answers(answers, now, counts)
+            for row, found in answers:
+                if found is not None:
+                    self._log_sent(row, found)
         return counts
+
+
+_BY_ID = OutboxRow.__table__.c.id == bindparam("row_id")
 
 
 def _excerpt(text: str, limit: int = 70) -> str:
