@@ -12,17 +12,21 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.campaign.model import Campaign, Message
 from bot.campaign.recurrence import occurrences
 
 
-@dataclass(frozen=True, order=True)
-class Slot:
+class Slot(NamedTuple):
+    """One post due: a message in one language on one platform at one time. Tuples order
+    by due time first (a planner makes hundreds of thousands: a NamedTuple is cheap)."""
+
     due: datetime  # UTC, when it should go out
     campaign_id: str
     message_id: str
@@ -75,35 +79,68 @@ def plan(
     if first >= last:
         return []
 
-    candidates: list[Slot] = []
+    window_end_local = window_end if window_end else None
+    posts: list[_Post] = []
     for order, message in enumerate(campaign.messages):
-        candidates += _message_slots(campaign, message, order, first, last, zone)
-    candidates.sort(key=lambda s: (s.due, _message_order(campaign, s.message_id), s.language))
-    kept = _space_and_cap(campaign, candidates, zone, daily_caps or {})
-    return [slot for slot in kept if start <= slot.due < end]
+        platforms = message.platforms or campaign.platforms
+        for local, due, latest, quote in _occurrences(campaign, message, first, last, zone):
+            posts += [
+                _Post(due, order, platform, message.id, local, latest, quote)
+                for platform in platforms
+            ]
+    posts.sort(key=_POST_ORDER)
+    kept = _space_and_cap(campaign, posts, zone, daily_caps or {}, window_end_local)
+    slots = [
+        Slot(
+            post.due,
+            campaign.id,
+            post.message_id,
+            language,
+            post.platform,
+            post.local,
+            post.latest,
+            post.quote,
+        )
+        for post in kept
+        if start <= post.due < end
+        for language in campaign.languages
+    ]
+    slots.sort()
+    return slots
 
 
-def _message_order(campaign: Campaign, message_id: str) -> int:
-    return next(i for i, m in enumerate(campaign.messages) if m.id == message_id)
+class _Post(NamedTuple):
+    """One message at one time on one platform: every language of it counts once."""
+
+    due: datetime
+    order: int
+    platform: str
+    message_id: str
+    local: datetime
+    latest: datetime
+    quote: str | None
 
 
-def _message_slots(
-    campaign: Campaign,
-    message: Message,
-    order: int,
-    first: datetime,
-    last: datetime,
-    zone: ZoneInfo,
-) -> list[Slot]:
+_POST_ORDER = attrgetter("due", "order")
+# The same order as Slot's own (dataclass order), without its slow generated __lt__.
+_SLOT_ORDER = attrgetter(
+    "due", "campaign_id", "message_id", "language", "platform", "local", "latest"
+)
+
+
+def _occurrences(
+    campaign: Campaign, message: Message, first: datetime, last: datetime, zone: ZoneInfo
+) -> Iterator[tuple[datetime, datetime, datetime, str | None]]:
+    """(local, due, latest, quote) for each firing of `message` in [first, last)."""
     pool = next((p for p in campaign.quote_pools if p.id == message.quote_pool), None)
     quote_ids = [q.id for q in pool.quotes] if pool else []
+    delay = timedelta(minutes=message.max_delay_minutes)
+    quiet = campaign.quiet_hours
     # Occurrences are counted from the start of the active window, so rotation is stable
     # whatever window is planned.
-    counted_from = campaign.active.start_local()
-    slots: list[Slot] = []
     index = -1
-    for local in occurrences(message.schedule, counted_from, last):
-        if _quiet(campaign, local):
+    for local in occurrences(message.schedule, campaign.active.start_local(), last):
+        if quiet is not None and quiet.contains(local.time()):
             continue
         index += 1
         if local < first:
@@ -115,83 +152,66 @@ def _message_slots(
                 - message.jitter_minutes
             )
         due = to_utc(local, zone)
-        latest = due + timedelta(minutes=message.max_delay_minutes)
         quote = _rotated_quote(campaign.id, message.id, quote_ids, index) if quote_ids else None
-        for platform in message.platforms or campaign.platforms:
-            for language in campaign.languages:
-                slots.append(
-                    Slot(due, campaign.id, message.id, language, platform, local, latest, quote)
-                )
-    return slots
+        yield local, due, due + delay, quote
 
 
 def _rotated_quote(campaign_id: str, message_id: str, quote_ids: list[str], index: int) -> str:
     """The quote of the index-th occurrence: each cycle through the pool is a fresh shuffle,
     and a cycle never starts with the quote the previous one ended with."""
-    size = len(quote_ids)
-    cycle, position = divmod(index, size)
-    order = _cycle_order(campaign_id, message_id, size, cycle)
-    return quote_ids[order[position]]
+    cycle, position = divmod(index, len(quote_ids))
+    return quote_ids[_cycle_order(campaign_id, message_id, len(quote_ids), cycle)[position]]
 
 
-def _cycle_order(campaign_id: str, message_id: str, size: int, cycle: int) -> list[int]:
-    order = list(range(size))
-    random.Random(_stable_int(campaign_id, message_id, str(size), str(cycle))).shuffle(order)
-    if cycle > 0 and size > 1:
-        previous_last = _cycle_order(campaign_id, message_id, size, cycle - 1)[-1]
-        if order[0] == previous_last:
+def _cycle_order(campaign_id: str, message_id: str, size: int, cycle: int) -> tuple[int, ...]:
+    orders = _cycle_orders(campaign_id, message_id, size)
+    # Each cycle depends on the one before it, so cycles are computed once, in order.
+    while len(orders) <= cycle:
+        order = list(range(size))
+        random.Random(_stable_int(campaign_id, message_id, str(size), str(len(orders)))).shuffle(
+            order
+        )
+        if orders and size > 1 and order[0] == orders[-1][-1]:
             order[0], order[1] = order[1], order[0]
-    return order
+        orders.append(tuple(order))
+    return orders[cycle]
 
 
-def _quiet(campaign: Campaign, local: datetime) -> bool:
-    return campaign.quiet_hours is not None and campaign.quiet_hours.contains(local.time())
+@lru_cache(maxsize=1024)
+def _cycle_orders(campaign_id: str, message_id: str, size: int) -> list[tuple[int, ...]]:
+    return []
 
 
 def _space_and_cap(
-    campaign: Campaign, slots: list[Slot], zone: ZoneInfo, daily_caps: Mapping[str, int]
-) -> list[Slot]:
+    campaign: Campaign,
+    posts: list[_Post],
+    zone: ZoneInfo,
+    daily_caps: Mapping[str, int],
+    window_end: datetime | None,
+) -> list[_Post]:
     spacing = timedelta(minutes=campaign.min_spacing_minutes)
-    # Languages of one message at one time are one "post" for spacing and caps: the campaign
-    # publishes each language separately, but an organiser counts them as one.
+    quiet = campaign.quiet_hours
     last_due: dict[str, datetime] = {}
-    per_day: dict[tuple[str, date], set[tuple[str, datetime]]] = defaultdict(set)
-    moved: dict[tuple[str, str, datetime], datetime] = {}
-    kept: list[Slot] = []
-    for slot in slots:
-        group = (slot.platform, slot.message_id, slot.due)
-        due = moved.get(group)
-        if due is None:
-            due = slot.due
-            previous = last_due.get(slot.platform)
-            if spacing and previous is not None and due < previous + spacing:
-                due = previous + spacing
-            moved[group] = due
-            last_due[slot.platform] = max(due, last_due.get(slot.platform, due))
-        local = due.astimezone(zone).replace(tzinfo=None)
+    per_day: dict[tuple[str, date], int] = defaultdict(int)
+    kept: list[_Post] = []
+    for post in posts:
+        due, local = post.due, post.local
+        previous = last_due.get(post.platform)
+        if spacing and previous is not None and due < previous + spacing:
+            due = previous + spacing
+            local = due.astimezone(zone).replace(tzinfo=None)
+        last_due[post.platform] = max(due, previous) if previous is not None else due
         if (
-            due > slot.latest
-            or _quiet(campaign, local)
-            or (campaign.active.end_local() is not None and local > campaign.active.end_local())
+            due > post.latest
+            or (quiet is not None and quiet.contains(local.time()))
+            or (window_end is not None and local > window_end)
         ):
             continue
-        day = (slot.platform, local.date())
-        cap = daily_caps.get(slot.platform)
-        post = (slot.message_id, slot.due)
-        if cap is not None and post not in per_day[day] and len(per_day[day]) >= cap:
+        day = (post.platform, local.date())
+        cap = daily_caps.get(post.platform)
+        if cap is not None and per_day[day] >= cap:
             continue
-        per_day[day].add(post)
-        if due != slot.due:
-            slot = Slot(
-                due,
-                slot.campaign_id,
-                slot.message_id,
-                slot.language,
-                slot.platform,
-                local,
-                slot.latest,
-                slot.quote_id,
-            )
-        kept.append(slot)
-    kept.sort()
+        per_day[day] += 1
+        kept.append(post if due == post.due else post._replace(due=due, local=local))
+    kept.sort(key=_POST_ORDER)
     return kept
