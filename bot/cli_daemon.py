@@ -12,11 +12,11 @@ import click
 from rich.table import Table
 
 from bot.campaign.loader import find_campaign
-from bot.campaign.registry import CampaignRegistry
-from bot.clock import AcceleratedClock, SystemClock
 from bot.config import Config
-from bot.leader import LeaderLockHeld
 from bot.problems import ProblemsFound
+
+# The store, scheduler and adapters are imported inside the commands that use them, so that
+# `check`, `preview` and `count` start without them.
 
 _DURATION = re.compile(r"\+?(\d+(?:\.\d+)?)\s*(s|m|h|d)")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -39,6 +39,8 @@ def parse_moment(value: str, zone: ZoneInfo, relative_to: datetime) -> datetime:
 
 
 def _active_campaign(config: Config, reference: str):
+    from bot.campaign.registry import CampaignRegistry
+
     path = find_campaign(reference, config.campaigns_dir)
     if path is None:
         click.echo(
@@ -86,7 +88,9 @@ def register(main: click.Group, load: object, console: object) -> None:
     ) -> None:
         """Run the daemon: post every campaign's messages on schedule, exactly once."""
         from bot import logs
+        from bot.clock import AcceleratedClock, SystemClock
         from bot.daemon import Daemon
+        from bot.leader import LeaderLockHeld
 
         config: Config = load(ctx)  # type: ignore[operator]
         dry_run = dry_run or config.settings.general.dry_run

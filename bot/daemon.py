@@ -65,6 +65,7 @@ class Daemon:
         self._given_platforms = dict(platforms or {})
         self.platforms: dict[str, Platform] = {}
         self.paused_until: dict[str, datetime] = {}
+        self._next_due: dict[str, datetime | None] = {}
         self.stop_event = threading.Event()
         self.tick_seconds = tick_seconds
         self.plan_every, self.reconcile_every, self.reload_every = (
@@ -180,6 +181,8 @@ class Daemon:
             self.outbox.budgets_by_campaign[active.id] = active.loaded.campaign.x_budget_usd
             posts = [p for p in posts if p.slot.platform in self.platforms]
             inserted, cancelled = self.outbox.sync(active.id, posts, start, now + PLAN_AHEAD, now)
+            for name in self.platforms:
+                self._refresh_next_due(name)
             if inserted or cancelled:
                 log.info(
                     "planned campaign '%s': %d new slot(s), %d cancelled",
@@ -198,6 +201,19 @@ class Daemon:
         paused = self.paused_until.get(name)
         if paused is not None and now < paused:
             return
+        # The earliest planned slot is known in memory, so an idle tick touches no database.
+        next_due = self._next_due.get(name)
+        if next_due is None or now < next_due:
+            return
+        try:
+            self._publish_rows(name, platform, now)
+        finally:
+            self._refresh_next_due(name)
+
+    def _refresh_next_due(self, name: str) -> None:
+        self._next_due[name] = self.outbox.next_due_at(name)
+
+    def _publish_rows(self, name: str, platform: Platform, now: datetime) -> None:
         for row in self.outbox.due(name, now):
             if self.stop_event.is_set():
                 return
@@ -230,6 +246,8 @@ class Daemon:
 
     def reconcile(self, name: str) -> None:
         counts = self.outbox.reconcile(self.platforms[name], self.clock.now())
+        if counts["planned"]:
+            self._refresh_next_due(name)
         if any(counts.values()):
             log.info(
                 "%s: reconciled %s", name, ", ".join(f"{k} {v}" for k, v in counts.items() if v)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.budget import Budget, post_cost
@@ -204,15 +204,20 @@ class Outbox:
             )
 
     def next_due_at(self, platform: str) -> datetime | None:
+        """When the next planned row of `platform` may go out (its slot, or later if deferred)."""
+        ready = case(
+            (OutboxRow.not_before > OutboxRow.slot_at, OutboxRow.not_before),
+            else_=OutboxRow.slot_at,
+        )
         with self.store.read() as session:
             return session.scalar(
-                select(OutboxRow.slot_at)
+                select(ready)
                 .where(
                     OutboxRow.mode == self.mode,
                     OutboxRow.platform == platform,
                     OutboxRow.state == "planned",
                 )
-                .order_by(OutboxRow.slot_at)
+                .order_by(ready)
                 .limit(1)
             )
 

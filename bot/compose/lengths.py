@@ -16,6 +16,7 @@ from functools import lru_cache
 import regex
 from twitter_text import extract_emojis_with_indices, extract_urls_with_indices
 from twitter_text.config import config as _twitter_config
+from twitter_text.regexp import emoji as _emoji_data
 
 X_LIMIT = 280
 BLUESKY_GRAPHEMES = 300
@@ -42,11 +43,31 @@ _X_HEAVY = regex.compile(
     )
     + "]"
 )
-# Below U+2000 twitter-text's emoji pattern only matches © and ®; skipping its (slow) scan for
-# other texts changes no answer (tests compare with parse_tweet itself).
-_MAYBE_EMOJI = regex.compile(r"[\u00a9\u00ae\u2000-\U0010ffff]")
+
+
+def _emoji_code_points() -> frozenset[str] | None:
+    """Every non-ASCII code point of every emoji twitter-text's pattern can match. A text with
+    none of them cannot contain an emoji, so its (slow) scan is skipped: Welsh text full of
+    typographic apostrophes (U+2019) no longer pays for it. None if the data does not allow it."""
+    points: set[str] = set()
+    for start, end in _emoji_data.single_codepoint_emoji_ranges:
+        points.update(chr(c) for c in range(start, end + 1))
+    for entry in _emoji_data.emoji_list:
+        non_ascii = {c for c in entry.emoji if ord(c) > 0x7F}
+        if not non_ascii:
+            return None  # an all-ASCII emoji: no shortcut is safe
+        points |= non_ascii
+    return frozenset(points)
+
+
+_EMOJI_POINTS = _emoji_code_points()
+_GRAPHEME_JOINERS = regex.compile(
+    r"[\r\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=Regional_Indicator}\p{GCB=Prepend}\p{GCB=SpacingMark}"
+    r"\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}]"
+)
 _NEWLINES = regex.compile(r"\r\n|\r")
 _GRAPHEME = regex.compile(r"\X")
+_DOTTED_TOKEN = regex.compile(r"\S*\.\S*")  # only tokens with a dot can hold a URL
 _MASTODON_URL = regex.compile(r"(?<![\w/])https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'}]")
 _MASTODON_REMOTE_MENTION = regex.compile(r"(?<![\w@])(@[\w.]+)@[\w.-]+\.\w+")
 
@@ -69,11 +90,10 @@ def x_weighted_length(text: str) -> int:
     normalized = _NEWLINES.sub("\n", unicodedata.normalize("NFC", text))
     entities: dict[int, int] = {}
     if "." in normalized:
-        for url in extract_urls_with_indices(normalized):
-            start, end = url["indices"]
+        for start, end in _url_spans(normalized):
             entities[start] = end
     urls_at = set(entities)
-    if _MAYBE_EMOJI.search(normalized):
+    if _EMOJI_POINTS is None or not _EMOJI_POINTS.isdisjoint(normalized):
         for emoji in extract_emojis_with_indices(normalized):
             start, end = emoji["indices"]
             entities.setdefault(start, end)
@@ -98,6 +118,31 @@ def x_weighted_length(text: str) -> int:
     return weight // _X_SCALE
 
 
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    """twitter-text's URL spans, found token by token: a URL holds no white space, and what the
+    pattern looks at around a token is the white space character on either side (or the text's
+    edge), which goes into the cache key. Tokens recur across renderings (the campaign's link,
+    the same words), so each is extracted once."""
+    spans = []
+    for token in _DOTTED_TOKEN.finditer(text):
+        start, end = token.span()
+        before = text[start - 1] if start else ""
+        after = text[end] if end < len(text) else ""
+        spans += [(start + a, start + b) for a, b in _token_urls(before, token.group(), after)]
+    return spans
+
+
+@lru_cache(maxsize=65536)
+def _token_urls(before: str, token: str, after: str) -> tuple[tuple[int, int], ...]:
+    shift = len(before)
+    found = extract_urls_with_indices(before + token + after)
+    return tuple(
+        (url["indices"][0] - shift, url["indices"][1] - shift)
+        for url in found
+        if shift <= url["indices"][0] < shift + len(token)
+    )
+
+
 def x_has_url(text: str) -> bool:
     """Whether X would treat part of `text` as a link (and charge for a post with a link)."""
     normalized = unicodedata.normalize("NFC", text)
@@ -105,7 +150,21 @@ def x_has_url(text: str) -> bool:
 
 
 def graphemes(text: str) -> int:
+    """Extended grapheme clusters. Without any character that joins a cluster, each code point
+    is one (the common case, checked in one regex search)."""
+    if text.isascii():
+        return len(text) - text.count("\r\n")  # in ASCII only CR LF joins
+    if max(text) <= "\uffff" and _bmp_joiners().isdisjoint(text):
+        return len(text)
     return len(_GRAPHEME.findall(text))
+
+
+@lru_cache(maxsize=1)
+def _bmp_joiners() -> frozenset[str]:
+    """The code points of the Basic Multilingual Plane that can join a grapheme cluster (a set
+    test is much faster than the regex class on every text; built once, on first use)."""
+    plane = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF)
+    return frozenset(_GRAPHEME_JOINERS.findall(plane))
 
 
 def mastodon_length(text: str) -> int:

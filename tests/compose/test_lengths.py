@@ -237,6 +237,21 @@ _PIECES = [
     "\u200b",
     ".",
     "/",
+    # URL neighbours: the X counter finds URLs token by token, so tokens and their edges matter
+    "\u00a0",
+    "\u3000",
+    "\u2028",
+    "(",
+    ")",
+    ",",
+    "@",
+    "$",
+    "#",
+    "example.com",
+    "a.co/x",
+    "http://t.co/abc",
+    "www.gov.wales",
+    "senedd.cymru.",
 ]
 pieces = st.one_of(
     st.sampled_from(_PIECES),
