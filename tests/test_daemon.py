@@ -183,3 +183,88 @@ def test_hot_reload_applies_valid_changes_and_keeps_the_last_good_campaign(proje
         run.send_signal(signal.SIGTERM)
         run.communicate(timeout=15)
     assert run.returncode == 0
+
+
+def test_post_now_goes_through_the_outbox_once_and_status_reports_it(project):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDLING_")}
+    (project / "campaigns" / "demo.yaml").write_text(
+        DEMO.replace("end: 2027-01-31", "end: 2099-01-31")
+    )
+    post = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "post",
+            "demo",
+            "launch",
+            "--platform",
+            "bluesky",
+            "--language",
+            "cy",
+            "--dry-run",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert post.returncode == 0, post.stderr
+    assert post.stdout.strip() == "bluesky cy: sent"
+    rows = outbox(project)
+    assert [
+        (r["message_id"], r["language"], r["platform"], r["state"], r["text"]) for r in rows
+    ] == [("launch", "cy", "bluesky", "sent", "Darllenwch https://example.org/letter")]
+    unknown = subprocess.run(
+        [sys.executable, "-m", "bot", "post", "demo", "nope", "--dry-run"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert unknown.returncode == 1
+    assert "campaign 'demo' has no message 'nope' (messages: launch, hourly)" in unknown.stderr
+    status = subprocess.run(
+        [sys.executable, "-m", "bot", "status", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(status.stdout)
+    assert report["counts"] == {"sent": 1}
+    assert report["x_spend_this_month_usd"] == 0
+
+
+def test_simulate_forecasts_x_spend_and_the_budget_stop(project):
+    (project / "config.toml").write_text("[x]\nmonthly_budget_usd = 0.5\n")
+    simulated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "simulate",
+            "demo",
+            "--from",
+            "2026-12-01T00:00",
+            "--days",
+            "1",
+            "--json",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    forecast = json.loads(simulated.stdout)
+    x_posts = [p for p in forecast["posts"] if p["platform"] == "x"]
+    # Every text carries a link: $0.20 each on X, so two go out and the rest stop at $0.50.
+    assert [p["status"] for p in x_posts[:3]] == ["post", "post", "over budget"]
+    assert {p["cost_usd"] for p in x_posts} == {0.2}
+    assert forecast["x_spend_usd"] == 0.4
+    assert all(
+        p["status"] == "post" and p["cost_usd"] == 0
+        for p in forecast["posts"]
+        if p["platform"] == "bluesky"
+    )
