@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -149,3 +150,58 @@ class ClickRow(Base):
         Index("ix_clicks_campaign_at", "campaign_id", "at"),
         Index("ix_clicks_target", "campaign_id", "target_id"),
     )
+
+
+class MetricSnapshotRow(Base):
+    """Counts of one of the bot's posts at one moment: a time series, never overwritten."""
+
+    __tablename__ = "metric_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    remote_id: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    likes: Mapped[int] = mapped_column(Integer)
+    reposts: Mapped[int] = mapped_column(Integer)
+    replies: Mapped[int] = mapped_column(Integer)
+    quotes: Mapped[int] = mapped_column(Integer)
+    impressions: Mapped[int | None] = mapped_column(Integer)
+    bookmarks: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_metric_snapshots_outbox_at", "outbox_id", "at"),)
+
+
+class ResponseRow(Base):
+    """A reply, mention or quote seen on a platform, linked to a target when its author is one."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    remote_id: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(16))  # mention, reply, quote
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)  # our post it answers, where known
+    author_id: Mapped[str] = mapped_column(String(400))
+    author_handle: Mapped[str] = mapped_column(String(400))
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("platform", "remote_id"),
+        Index("ix_responses_campaign_target", "campaign_id", "target_id"),
+    )
+
+
+class PollCursorRow(Base):
+    """Where each poller got to on each platform (e.g. the newest mention seen)."""
+
+    __tablename__ = "poll_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "mentions:x"
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
