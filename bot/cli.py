@@ -16,6 +16,7 @@ from bot.campaign.loader import find_campaign
 from bot.checking import check_one, run_check
 from bot.cli_daemon import register as register_daemon_commands
 from bot.cli_links import register as register_link_commands
+from bot.cli_web import register as register_web_commands
 from bot.compose.lengths import count as count_length
 from bot.compose.templates import Templates
 from bot.config import Config, load_config
@@ -224,3 +225,4 @@ def count(texts: tuple[str, ...], as_json: bool) -> None:
 
 register_daemon_commands(main, _load, _console)
 register_link_commands(main, _load)
+register_web_commands(main, _load, _fail)

@@ -1,0 +1,57 @@
+"""`kindling serve`: the supporters' action pages and the click-recording redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from bot.config import Config
+from bot.problems import ProblemsFound
+
+
+def register(
+    main: click.Group, load: Callable[[click.Context], Config], fail: Callable[[list], None]
+) -> None:
+    @main.command()
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+    @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+    @click.option(
+        "--postcodes",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Postcode -> constituency CSV, for the postcode search (format: bot/web/finder.py).",
+    )
+    @click.option(
+        "--pairings",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Westminster -> Senedd constituency CSV (default: the 2026 pairings).",
+    )
+    @click.pass_context
+    def serve(
+        ctx: click.Context, host: str, port: int, postcodes: Path | None, pairings: Path | None
+    ) -> None:
+        """Serve the campaigns' action pages and the click-recording /go/ redirect."""
+        import uvicorn
+
+        from bot import logs
+        from bot.web import WebOptions, create_app
+
+        config = load(ctx)
+        logs.configure(config.settings.logging)
+        try:
+            app = create_app(config, WebOptions(postcodes=postcodes, pairings=pairings))
+        except ProblemsFound as found:
+            fail(found.problems)
+            return
+        # No access log: URLs carry postcodes and Mastodon servers. uvloop and httptools are used
+        # when installed (uvicorn's "auto"); log_config=None keeps Kindling's own log format.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            server_header=False,
+            proxy_headers=True,
+            log_config=None,
+        )

@@ -1,0 +1,247 @@
+"""`kindling serve`: the ASGI application (Starlette pages, a lean `/go/` path), its start-up,
+campaign reloads and shutdown.
+
+    app = create_app(config, WebOptions(postcodes=Path("postcodes.csv")))
+    uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)
+
+Routes: `/` the campaigns, `/{campaign}` an action page (`?lang=cy|en`, `constituency`,
+`region`, `q`, `postcode`), `/go/{token}` the click-recording redirect, `/healthz` JSON for the
+operator, `/static/` the stylesheet and the Mastodon picker script. No route sets a cookie.
+Campaign files are watched every `reload_seconds`: a valid change is served (its links written
+to the database first), an invalid one is logged and the last good version stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.campaign.model import Campaign
+from bot.campaign.registry import CampaignRegistry
+from bot.compose.links import AskLink, ask_links
+from bot.compose.templates import Templates
+from bot.config import Config
+from bot.problems import ProblemsFound
+from bot.store.engine import Store
+from bot.store.tables import Base
+from bot.web.finder import Finder, PostcodeTable, load_postcode_table
+from bot.web.go import BENCH_PREFIX, PREFIX, ClientHasher, GoEndpoint, RateLimiter, page_headers
+from bot.web.linkset import CampaignLinks, GoLink, sync_links
+from bot.web.pages import UI_LANGUAGES, Pages, load_translations
+from bot.web.writer import ClickWriter
+
+log = logging.getLogger("kindling.web")
+RESERVED_PATHS = {"go", "go-unrecorded", "healthz", "static", "favicon.ico", "robots.txt"}
+STATIC_DIR = Path(__file__).with_name("static")
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    rate_limit: int = 30  # clicks recorded per client per window; 0: no limit (benchmarks)
+    rate_window_seconds: float = 600.0
+    postcodes: Path | None = None  # see bot.web.postcodes for the format
+    pairings: Path | None = None
+    reload_seconds: float = 5.0  # 0: never reload
+    templates: Path | None = None  # default: <templates>/web, else the repository's templates/web
+    benchmark_routes: bool = False  # adds /go-unrecorded/{token}: the redirect without a click
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    campaign: Campaign
+    links: CampaignLinks
+    finder: Finder
+
+
+class WebState:
+    """Everything the running server holds; replaced parts are swapped whole, never mutated."""
+
+    def __init__(self, config: Config, options: WebOptions, store: Store) -> None:
+        self.config = config
+        self.options = options
+        self.store = store
+        self.writer = ClickWriter(store)
+        self.registry = CampaignRegistry(config)
+        self.postcodes: PostcodeTable | None = (
+            load_postcode_table(options.postcodes, options.pairings) if options.postcodes else None
+        )
+        self.translations = {language: load_translations(language) for language in UI_LANGUAGES}
+        self.campaigns: dict[str, CampaignView] = {}
+        self.links: dict[str, GoLink] = {}
+        self._views = itertools.count()
+        self._reloader: asyncio.Task | None = None
+        templates = options.templates or self.config.templates_dir / "web"
+        self.pages = Pages(self, templates if templates.is_dir() else DEFAULT_TEMPLATES)
+        self.go = GoEndpoint(
+            lambda: self.links,
+            self.writer,
+            ClientHasher(),
+            RateLimiter(options.rate_limit, options.rate_window_seconds),
+            self.pages.go_page,
+        )
+
+    def next_view(self) -> int:
+        return next(self._views)
+
+    async def start(self) -> None:
+        self.writer.start()
+        await self.writer.run(lambda connection: Base.metadata.create_all(connection))
+        await self.refresh(initial=True)
+        if self.options.reload_seconds > 0:
+            self._reloader = asyncio.create_task(self._reload_loop())
+
+    async def stop(self) -> None:
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reloader
+        await asyncio.to_thread(self.writer.stop)
+        self.store.dispose()
+
+    async def refresh(self, *, initial: bool = False) -> None:
+        """(Re)load campaigns and links; the links are committed before they are served."""
+        if initial:
+            problems = await asyncio.to_thread(self.registry.load)
+            for problem in problems:
+                log.error("campaign not served: %s", problem)
+        elif not await asyncio.to_thread(self.registry.reload):
+            return
+        views, links = await asyncio.to_thread(self._build)
+        inserted, updated = await self.writer.run(lambda c: sync_links(c, links))
+        self.links = {link.token: GoLink.from_ask_link(link) for link in links}
+        self.campaigns = views
+        log.info(
+            "serving %d campaign(s), %d links (%d new, %d changed)",
+            len(views),
+            len(links),
+            inserted,
+            updated,
+        )
+
+    def _build(self) -> tuple[dict[str, CampaignView], list[AskLink]]:
+        templates = Templates(self.config.templates_dir)
+        views: dict[str, CampaignView] = {}
+        links: list[AskLink] = []
+        for active in self.registry.campaigns():
+            campaign = active.loaded.campaign
+            if campaign.id in views or campaign.id in RESERVED_PATHS:
+                log.error("campaign id '%s' is already served or reserved: skipped", campaign.id)
+                continue
+            try:
+                campaign_links = ask_links(active.loaded, templates)
+            except (ProblemsFound, ValueError) as exc:
+                log.error(
+                    "campaign '%s' has no usable links, keeping the last: %s", campaign.id, exc
+                )
+                previous = self.campaigns.get(campaign.id)
+                if previous is not None:
+                    views[campaign.id] = previous
+                    links.extend(previous.links.links)
+                continue
+            views[campaign.id] = CampaignView(
+                campaign,
+                CampaignLinks(active.loaded, campaign_links),
+                Finder(campaign, self.postcodes),
+            )
+            links.extend(campaign_links)
+        return views, links
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.reload_seconds)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("campaign reload failed; still serving the last good version")
+
+    async def database_reachable(self) -> bool:
+        def probe() -> bool:
+            with self.store.read() as session:
+                session.execute(text("SELECT 1"))
+            return True
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(probe), timeout=5)
+        except Exception:
+            return False
+
+
+class _SecurityHeaders:
+    """Adds the pages' security headers to every response the Starlette app sends."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in page_headers() if k not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class KindlingApp:
+    """The ASGI callable: `/go/` straight to its lean endpoint, everything else to Starlette."""
+
+    def __init__(self, web: WebState, starlette: Starlette) -> None:
+        self.web = web
+        self.starlette = starlette
+        self._pages = _SecurityHeaders(starlette)
+        self._bench = web.options.benchmark_routes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith(PREFIX):
+                await self.web.go(scope, receive, send)
+                return
+            if self._bench and path.startswith(BENCH_PREFIX):
+                await self.web.go(scope, receive, send, record=False)
+                return
+        await self._pages(scope, receive, send)
+
+
+def create_app(
+    config: Config, options: WebOptions | None = None, *, store: Store | None = None
+) -> KindlingApp:
+    options = options or WebOptions()
+    web = WebState(config, options, store or Store(config.database_url))
+    pages = web.pages
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette):
+        await web.start()
+        try:
+            yield
+        finally:
+            await web.stop()
+
+    starlette = Starlette(
+        routes=[
+            Route("/", pages.index),
+            Route("/healthz", pages.healthz),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            Route("/{campaign}", pages.campaign),
+        ],
+        exception_handlers={404: pages.not_found},
+        lifespan=lifespan,
+    )
+    return KindlingApp(web, starlette)

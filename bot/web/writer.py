@@ -1,0 +1,267 @@
+"""The web server's one database writer: a thread that group-commits clicks (datasette style).
+
+Every write of the web server goes through `ClickWriter`: request handlers enqueue a click and
+await a future that is resolved only after the transaction holding it has been committed, so a
+redirect is never sent for a click that is not on disk (Rule 5). The thread takes everything that
+is waiting (up to `max_batch`) and commits it in one transaction: with 32 clients in flight one
+commit carries up to 32 clicks, which is where the throughput comes from. Other writes (syncing
+the links table on start-up and reload) run in the same thread as jobs, in their own transaction.
+
+SQLite is written through the DBAPI connection of the Store's engine (WAL, synchronous=NORMAL,
+busy timeout), storing `at` exactly as SQLAlchemy's SQLite DateTime does; other databases go
+through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from bot.store.engine import Store
+from bot.store.tables import ClickRow
+
+log = logging.getLogger("kindling.web.writer")
+
+# (token, campaign_id, target_id, ask_id, wording, platform, language, unix time, client hash)
+Click = tuple[str, str, str, str, int, str, str, float, str | None]
+_COLUMNS = (
+    "token",
+    "campaign_id",
+    "target_id",
+    "ask_id",
+    "wording",
+    "platform",
+    "language",
+    "at",
+    "client_hash",
+)
+_ROW = f"({', '.join('?' * len(_COLUMNS))})"
+_CHUNK = 128  # rows per INSERT statement (1,152 parameters: far below SQLite's limit)
+
+
+@lru_cache(maxsize=_CHUNK)
+def _sqlite_insert(rows: int) -> str:
+    """One INSERT of `rows` rows: one statement step per chunk, so the sqlite3 module releases
+    and retakes the GIL once per chunk rather than once per row (on one core that hand-over is
+    what a click costs most)."""
+    return (
+        f"INSERT INTO {ClickRow.__tablename__} ({', '.join(_COLUMNS)}) "
+        f"VALUES {', '.join([_ROW] * rows)}"
+    )
+
+
+_STOP = object()
+
+
+class WriterClosed(RuntimeError):
+    """The writer is stopped (or its thread died): nothing can be recorded."""
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: Callable[[Connection], Any], future: asyncio.Future, loop) -> None:
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+
+
+def _settle(futures: list[asyncio.Future], error: BaseException | None) -> None:
+    for future in futures:
+        if not future.done():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+class ClickWriter:
+    def __init__(self, store: Store, *, max_batch: int = 4096) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.sqlite = store.engine.dialect.name == "sqlite"
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = True
+        self._second = -1
+        self._second_text = ""
+        self.batches = 0
+        self.rows = 0
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="kindling-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then end the thread."""
+        if self._thread is None:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    async def record(self, click: Click) -> None:
+        """Returns once `click` is committed; raises if it could not be."""
+        if self._closed:
+            raise WriterClosed("the click writer is stopped")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((click, future, loop))
+        await future
+
+    async def run(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run `fn(connection)` in the writer thread, in one transaction; returns its result."""
+        if self._closed:
+            raise WriterClosed("the click writer is stopped")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put(_Job(fn, future, loop))
+        return await future
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        raw = self.store.engine.raw_connection() if self.sqlite else None
+        try:
+            while True:
+                batch = [self._queue.get()]
+                try:
+                    while len(batch) < self.max_batch:
+                        batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    pass
+                if not self._process(batch, raw):
+                    return
+        except BaseException:  # pragma: no cover - a bug; requests must not hang on it
+            log.exception("the click writer failed")
+            raise
+        finally:
+            self._closed = True
+            self._fail_waiting()
+            if raw is not None:
+                raw.close()
+
+    def _process(self, batch: list, raw: Any) -> bool:
+        clicks: list = []
+        keep_going = True
+        for item in batch:
+            if type(item) is tuple:
+                clicks.append(item)
+            elif item is _STOP:
+                keep_going = False
+            else:
+                if clicks:
+                    self._commit_clicks(clicks, raw)
+                    clicks = []
+                self._run_job(item)
+        if clicks:
+            self._commit_clicks(clicks, raw)
+        return keep_going
+
+    def _stamp(self, moment: float) -> str:
+        second = int(moment)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((moment - second) * 1_000_000):06d}"
+
+    def _commit_clicks(self, clicks: list, raw: Any) -> None:
+        error: BaseException | None = None
+        try:
+            if raw is not None:
+                stamp = self._stamp
+                cursor = raw.cursor()
+                try:
+                    for start in range(0, len(clicks), _CHUNK):
+                        chunk = clicks[start : start + _CHUNK]
+                        values: list = []
+                        for c, _, _ in chunk:
+                            values += c[:7]
+                            values.append(stamp(c[7]))
+                            values.append(c[8])
+                        cursor.execute(_sqlite_insert(len(chunk)), values)
+                finally:
+                    cursor.close()
+                raw.commit()
+            else:
+                dicts = [
+                    dict(
+                        zip(
+                            _COLUMNS, (*c[:7], datetime.fromtimestamp(c[7], UTC), c[8]), strict=True
+                        )
+                    )
+                    for c, _, _ in clicks
+                ]
+                with self.store.engine.begin() as connection:
+                    connection.execute(insert(ClickRow.__table__), dicts)
+        except Exception as exc:
+            log.error("could not commit %d clicks: %s", len(clicks), exc)
+            error = exc
+            if raw is not None:
+                try:
+                    raw.rollback()
+                except Exception:  # pragma: no cover
+                    log.exception("rollback failed")
+        else:
+            self.batches += 1
+            self.rows += len(clicks)
+        by_loop: dict[Any, list[asyncio.Future]] = {}
+        for _, future, loop in clicks:
+            by_loop.setdefault(loop, []).append(future)
+        for loop, futures in by_loop.items():
+            with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(_settle, futures, error)
+
+    def _run_job(self, job: _Job) -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            with self.store.engine.begin() as connection:
+                result = job.fn(connection)
+        except Exception as exc:
+            log.error("a database job failed: %s", exc)
+            error = exc
+
+        def settle() -> None:
+            if job.future.done():
+                return
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+
+        with suppress(RuntimeError):
+            job.loop.call_soon_threadsafe(settle)
+
+    def _fail_waiting(self) -> None:
+        """Anything still queued when the thread ends fails instead of waiting for ever."""
+        error = WriterClosed("the click writer stopped")
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if type(item) is tuple:
+                _, future, loop = item
+            elif isinstance(item, _Job):
+                future, loop = item.future, item.loop
+            else:
+                continue
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, [future], error)
