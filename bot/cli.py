@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import __version__
-from bot.campaign.loader import find_campaign
 from bot.checking import check_one, run_check
+from bot.cli_common import campaign_path_or_exit
 from bot.cli_daemon import register as register_daemon_commands
 from bot.cli_links import register as register_link_commands
 from bot.cli_web import register as register_web_commands
@@ -145,13 +145,7 @@ def preview(
 ) -> None:
     """Show every post and ask of CAMPAIGN (a file or an id) as each platform counts it."""
     config = _load(ctx)
-    path = find_campaign(campaign, config.campaigns_dir)
-    if path is None:
-        click.echo(
-            f"{campaign}: no campaign file or campaign id '{campaign}' in {config.campaigns_dir}",
-            err=True,
-        )
-        sys.exit(1)
+    path = campaign_path_or_exit(config, campaign)
     report = check_one(path, Templates(config.templates_dir), config.settings.general.timezone)
     if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):
         _fail(report.problems)

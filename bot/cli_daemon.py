@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from bot.campaign.loader import find_campaign
+from bot.cli_common import campaign_path_or_exit
 from bot.config import Config
 from bot.problems import ProblemsFound
 
@@ -41,13 +41,7 @@ def parse_moment(value: str, zone: ZoneInfo, relative_to: datetime) -> datetime:
 def _active_campaign(config: Config, reference: str):
     from bot.campaign.registry import CampaignRegistry
 
-    path = find_campaign(reference, config.campaigns_dir)
-    if path is None:
-        click.echo(
-            f"{reference}: no campaign file or campaign id '{reference}' in {config.campaigns_dir}",
-            err=True,
-        )
-        sys.exit(1)
+    path = campaign_path_or_exit(config, reference)
     registry = CampaignRegistry(config, only=[path])
     problems = registry.load()
     if problems:

@@ -23,6 +23,7 @@ from bot.campaign.loader import load_campaign
 from bot.campaign.yamlsource import load_yaml
 from bot.compose.lengths import PLATFORMS, count
 from bot.problems import Problem, display_path
+from tests.conftest import MINIMAL_CAMPAIGN
 
 FUZZ = settings(
     max_examples=300,
@@ -30,18 +31,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-MINIMAL_CAMPAIGN = """\
-id: demo
-name: {cy: "Ymgyrch", en: "Campaign"}
-languages: [cy, en]
-timezone: Europe/London
-active: {start: 2026-12-01, end: 2027-01-31}
-links: {letter: "https://example.org/letter"}
-messages:
-  - id: launch
-    schedule: {at: "2026-12-02 10:00"}
-    text: {cy: "Darllenwch {{ link }}", en: "Read {{ link }}"}
-"""
 # The same campaign as load_yaml sees it: every scalar a string.
 MINIMAL_DATA: dict[str, Any] = {
     "id": "demo",
