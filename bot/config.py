@@ -89,6 +89,34 @@ class BlueskySettings(Section):
     timeout_seconds: float = Field(8.0, gt=0, description="Timeout for one Bluesky call.")
 
 
+class EngagementSettings(Section):
+    cycle_seconds: int = Field(
+        60, ge=5, description="How often the daemon runs an engagement polling cycle."
+    )
+    responses_every_minutes: int = Field(
+        5, ge=1, description="How often mentions, replies and quotes are read on each platform."
+    )
+    metrics_cadence: list[tuple[float, float]] = Field(
+        [(6, 15), (48, 60), (720, 1440)],
+        min_length=1,
+        description="Metrics snapshots by a post's age: [until_hours, every_minutes] stages, then stop.",
+    )
+
+    @field_validator("metrics_cadence")
+    @classmethod
+    def _increasing(cls, stages: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        hours = [until for until, _ in stages]
+        if (
+            hours != sorted(hours)
+            or len(set(hours)) != len(hours)
+            or any(h <= 0 or m <= 0 for h, m in stages)
+        ):
+            raise ValueError(
+                "stages must be [until_hours, every_minutes] pairs with increasing, positive hours"
+            )
+        return stages
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="Log line format: text or json.")
@@ -106,6 +134,9 @@ class Settings(Section):
     general: GeneralSettings = Field(GeneralSettings(), description="General behaviour.")
     x: XSettings = Field(XSettings(), description="X (Twitter) account and API.")
     bluesky: BlueskySettings = Field(BlueskySettings(), description="Bluesky account and PDS.")
+    engagement: EngagementSettings = Field(
+        EngagementSettings(), description="Metrics and responses polling."
+    )
     logging: LoggingSettings = Field(LoggingSettings(), description="Logging.")
 
 
