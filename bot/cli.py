@@ -15,6 +15,7 @@ from bot import __version__
 from bot.checking import check_one, run_check
 from bot.cli_common import campaign_path_or_exit
 from bot.cli_daemon import register as register_daemon_commands
+from bot.cli_db import register as register_db_commands
 from bot.cli_links import register as register_link_commands
 from bot.cli_web import register as register_web_commands
 from bot.compose.lengths import count as count_length
@@ -220,3 +221,4 @@ def count(texts: tuple[str, ...], as_json: bool) -> None:
 register_daemon_commands(main, _load, _console)
 register_link_commands(main, _load)
 register_web_commands(main, _load, _fail)
+register_db_commands(main, _load)

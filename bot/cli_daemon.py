@@ -85,6 +85,7 @@ def register(main: click.Group, load: object, console: object) -> None:
         from bot.clock import AcceleratedClock, SystemClock
         from bot.daemon import Daemon
         from bot.leader import LeaderLockHeld
+        from bot.store.migrate import DatabaseNotReady
 
         config: Config = load(ctx)  # type: ignore[operator]
         dry_run = dry_run or config.settings.general.dry_run
@@ -110,6 +111,9 @@ def register(main: click.Group, load: object, console: object) -> None:
             daemon.run(until=stop_at)
         except LeaderLockHeld as exc:
             click.echo(f"kindling run: {exc}", err=True)
+            sys.exit(1)
+        except DatabaseNotReady as exc:
+            click.echo(f"kindling run: not started: {exc}", err=True)
             sys.exit(1)
         except ProblemsFound as found:
             for problem in found.problems:

@@ -21,6 +21,7 @@ from bot.budget import Budget
 from bot.campaign.registry import CampaignRegistry
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.engagement import Cadence, EngagementPoller
 from bot.leader import LeaderLock
 from bot.outbox import Outbox
 from bot.platforms.base import AuthFailed, Platform, PlatformError
@@ -75,14 +76,26 @@ class Daemon:
         )
         self.scheduler: BackgroundScheduler | None = None
         self.auth_retry = auth_retry
+        engagement = config.settings.engagement
+        self.engagement = EngagementPoller(
+            self.store,
+            self.platforms,
+            self.budget,
+            config.settings.x.prices,
+            lambda: [active.loaded.campaign for active in self.registry.campaigns()],
+            self.clock,
+            cadence=Cadence.from_minutes(engagement.metrics_cadence),
+            responses_every=timedelta(minutes=engagement.responses_every_minutes),
+        )
 
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Take the leader lock, load campaigns, connect platforms, reconcile, plan, schedule."""
-        self.leader.acquire()
+        if not self.leader.acquire(standby=self.stop_event):
+            return  # stopped while standing by (PostgreSQL: another daemon leads)
         try:
-            self.store.create_tables()
+            self.store.require_migrated()
             problems = self.registry.load()
             if problems:
                 raise ProblemsFound(problems)
@@ -94,10 +107,19 @@ class Daemon:
             self.leader.release()
             raise
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 3)},
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone="UTC",
         )
+        if not self.dry_run:
+            # Metrics of the bot's own posts and responses from targets (live posts only).
+            scheduler.add_job(
+                self.engagement.run_cycle,
+                "interval",
+                seconds=self.config.settings.engagement.cycle_seconds,
+                id="engagement",
+                replace_existing=True,
+            )
         scheduler.add_job(
             self.plan,
             "interval",

@@ -1,20 +1,28 @@
 """One scheduler per database: an exclusive lock held for the daemon's whole life.
 
 SQLite: an OS file lock next to the database file (released by the kernel if the process dies,
-even by kill -9). PostgreSQL: a session-level advisory lock on a dedicated connection.
+even by kill -9); a second daemon refuses to start. PostgreSQL: a session-level advisory lock on
+a dedicated connection; a second daemon may stand by, polling for the lock every few seconds, and
+takes over when the leader's session ends (PostgreSQL ends it when the leader dies, even by
+kill -9, as soon as its connection closes).
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import threading
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from bot.store.engine import Store
 
 ADVISORY_KEY = 0x4B494E444C494E47 & 0x7FFFFFFFFFFFFFFF  # "KINDLING"
+STANDBY_POLL_SECONDS = 3.0
+
+log = logging.getLogger("kindling.leader")
 
 
 class LeaderLockHeld(Exception):
@@ -27,7 +35,11 @@ class LeaderLock:
         self._file: int | None = None
         self._connection = None
 
-    def acquire(self) -> None:
+    def acquire(
+        self, standby: threading.Event | None = None, poll_seconds: float = STANDBY_POLL_SECONDS
+    ) -> bool:
+        """Take the lock, or raise LeaderLockHeld. On PostgreSQL, given `standby` (a stop event),
+        wait for the lock instead, polling every `poll_seconds`; False if stopped while waiting."""
         path = self.store.sqlite_path
         if path is not None:
             lock_path = Path(f"{path}.lock")
@@ -45,15 +57,37 @@ class LeaderLock:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             self._file = fd
-            return
+            return True
         connection = self.store.engine.connect()
+        waiting = False
+        while not self._try_advisory(connection):
+            if standby is None:
+                connection.close()
+                raise LeaderLockHeld(
+                    "another `kindling run` holds the scheduler lock on this database"
+                )
+            if not waiting:
+                log.info(
+                    "standing by: another `kindling run` leads on this database; "
+                    "checking every %.0f s and taking over when it stops",
+                    poll_seconds,
+                )
+                waiting = True
+            if standby.wait(poll_seconds):
+                connection.close()
+                return False
+        if waiting:
+            log.info("taking over: this `kindling run` now leads (pid %d)", os.getpid())
+        self._connection = connection
+        return True
+
+    @staticmethod
+    def _try_advisory(connection: Connection) -> bool:
         got = connection.execute(
             text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
         ).scalar()
-        if not got:
-            connection.close()
-            raise LeaderLockHeld("another `kindling run` holds the scheduler lock on this database")
-        self._connection = connection
+        connection.commit()  # no transaction left open while standing by
+        return bool(got)
 
     def release(self) -> None:
         if self._file is not None:

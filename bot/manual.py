@@ -44,7 +44,7 @@ def post_now(
     quote_id = pool.quotes[0].id if pool else None
 
     store = Store(config.database_url)
-    store.create_tables()
+    store.require_migrated()
     budget = Budget(store, config.settings.x.monthly_budget_usd)
     outbox = Outbox(
         store,

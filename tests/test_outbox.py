@@ -1,4 +1,5 @@
-"""The outbox state machine on a real SQLite file: exactly once, every outcome accounted for."""
+"""The outbox state machine on a real SQLite file and a real PostgreSQL database: exactly once,
+every outcome accounted for."""
 
 from __future__ import annotations
 
@@ -13,16 +14,23 @@ from bot.outbox import Outbox, PlannedPost
 from bot.platforms.base import Ambiguous, AuthFailed, Duplicate, RateLimited, Rejected, Transient
 from bot.schedule import Slot
 from bot.store.engine import Store
+from bot.store.migrate import upgrade
 from bot.store.tables import OutboxRow, SpendRow
 from tests.fakes.scripted_platform import ScriptedPlatform
+from tests.peers.postgres import (  # noqa: F401 (fixtures)
+    database_url_fixture,
+    postgres_server_fixture,
+    postgres_url_fixture,
+)
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'kindling.sqlite3'}")
-    store.create_tables()
+def store(database_url):
+    """A migrated store on each backend: a SQLite file, then a fresh PostgreSQL database."""
+    upgrade(database_url)
+    store = Store(database_url)
     yield store
     store.dispose()
 

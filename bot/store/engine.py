@@ -2,6 +2,8 @@
 
 SQLite runs in WAL mode with `synchronous=NORMAL` and a busy timeout; writes from the daemon's
 threads are serialised by one lock (a blocked SQLite writer would otherwise wait inside a call).
+PostgreSQL URLs without a driver (`postgresql://...`) use psycopg 3.
+The schema is made by the Alembic migrations in bot/store/migrations (bot/store/migrate.py).
 """
 
 from __future__ import annotations
@@ -12,18 +14,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.tables import Base
+
+def engine_url(url: str) -> URL:
+    """The URL SQLAlchemy is given: `postgresql://` and `postgres://` mean psycopg 3."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +42,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True)
 
 
 class Store:
@@ -47,7 +55,19 @@ class Store:
         self._write_lock = threading.Lock()
 
     def create_tables(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Migrate to the latest revision, whatever the database's state: for tests, benchmarks
+        and throw-away stores. The daemon and commands call `require_migrated` instead, which
+        never upgrades an existing database behind the operator's back."""
+        from bot.store.migrate import upgrade
+
+        upgrade(self.url, engine=self.engine)
+
+    def require_migrated(self, *, create_new_sqlite: bool = True) -> None:
+        """Refuse (DatabaseNotReady, saying what to run) unless the schema is at the latest
+        migration. A SQLite database with no tables at all is migrated here when allowed."""
+        from bot.store.migrate import ensure_ready
+
+        ensure_ready(self.url, create_new_sqlite=create_new_sqlite, engine=self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -62,7 +82,7 @@ class Store:
 
     @property
     def sqlite_path(self) -> Path | None:
-        parsed = make_url(self.url)
+        parsed = engine_url(self.url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             return Path(parsed.database)
         return None

