@@ -17,6 +17,7 @@ from bot.cli_common import campaign_path_or_exit
 from bot.cli_daemon import register as register_daemon_commands
 from bot.cli_db import register as register_db_commands
 from bot.cli_links import register as register_link_commands
+from bot.cli_report import register as register_report_commands
 from bot.cli_web import register as register_web_commands
 from bot.compose.lengths import count as count_length
 from bot.compose.templates import Templates
@@ -222,3 +223,4 @@ register_daemon_commands(main, _load, _console)
 register_link_commands(main, _load)
 register_web_commands(main, _load, _fail)
 register_db_commands(main, _load)
+register_report_commands(main, _load)

@@ -1,0 +1,95 @@
+"""`kindling report`'s outputs other than HTML: JSON, one CSV per table, terminal tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from bot.report import (
+    TABLES,
+    TOP,
+    AskCount,
+    Count,
+    Engagement,
+    GroupResponse,
+    Point,
+    Report,
+    TargetClicks,
+    TargetResponse,
+)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
+
+
+def _rows(report: Report, attr: str) -> tuple[list[str], list[list[Any]]]:
+    items = getattr(report, attr)
+    kind = {
+        "top_messages": Engagement,
+        "top_quotes": Engagement,
+        "engagement_by_platform": Engagement,
+        "clicks_by_target": TargetClicks,
+        "clicks_by_constituency": Count,
+        "clicks_by_platform": Count,
+        "clicks_by_language": Count,
+        "clicks_by_ask": AskCount,
+        "responses_by_target": TargetResponse,
+        "responses_by_constituency": GroupResponse,
+        "responses_by_party": GroupResponse,
+        "engagement_per_day": Point,
+        "clicks_per_day": Point,
+    }[attr]
+    names = [f.name for f in fields(kind)]
+    if kind is TargetResponse:
+        names.insert(4, "answered")
+    return names, [[getattr(item, name) for name in names] for item in items]
+
+
+def write_csv(report: Report, directory: Path) -> list[Path]:
+    """One CSV per table (with a header row even when empty); returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, attr in TABLES:
+        header, rows = _rows(report, attr)
+        path = directory / f"{name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(["" if v is None else v for v in row] for row in rows)
+        written.append(path)
+    return written
+
+
+def render_terminal(report: Report, console: Any) -> None:
+    """Rich tables; campaign data is escaped (no rich markup injection)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    window_text = f"{report.since or '…'} – {report.until or '…'}"
+    console.print(f"[bold]{escape(report.campaign)}[/bold]  {escape(window_text)}")
+    for name, attr in TABLES:
+        if attr.endswith("_per_day"):
+            continue
+        header, rows = _rows(report, attr)
+        if attr in ("top_messages", "top_quotes"):
+            header, rows = header[:-1], [row[:-1] for row in rows]  # the text is in JSON/CSV/HTML
+        title = name.replace("_", " ")
+        if attr == "clicks_by_target":
+            title += f" (total {report.clicks_total})"
+        table = Table(title=title, title_justify="left")
+        for column_name in header:
+            table.add_column(column_name, overflow="fold")
+        capped = attr in ("clicks_by_target", "responses_by_target")
+        for row in rows[:TOP] if capped else rows:
+            table.add_row(*(escape("" if v is None else str(v)) for v in row))
+        if capped and len(rows) > TOP:
+            table.caption = f"{TOP} of {len(rows)} targets (all in --json, --csv and --html)"
+        console.print(table)
+
+
+def silent_targets(report: Report) -> list[str]:
+    return [r.target for r in report.responses_by_target if not r.answered]
