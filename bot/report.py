@@ -22,12 +22,10 @@ from sqlalchemy import (
     String,
     and_,
     cast,
-    column,
     func,
     literal,
     null,
     select,
-    values,
 )
 from sqlalchemy.sql import Select
 
@@ -189,24 +187,6 @@ def _day(store: Store, col: Any) -> ColumnElement[str]:
     return func.substr(col, 1, 10)
 
 
-def _targets(campaign: Campaign) -> Any:
-    """The campaign's targets as an inline VALUES table, so SQL can group by constituency/party."""
-    rows = [(t.id, t.name, t.constituency or "", t.party or "") for t in campaign.targets]
-    if not rows:
-        rows = [("", "", "", "")]  # VALUES cannot be empty; an id no click or response has
-    return (
-        values(
-            column("tid", String),
-            column("tname", String),
-            column("constituency", String),
-            column("party", String),
-            name="campaign_targets",
-        )
-        .data(rows)
-        .cte("campaign_targets")
-    )
-
-
 def _latest_snapshots(campaign_id: str, start: datetime | None, end: datetime | None) -> Any:
     """Each sent post of the campaign (sent in the window) with its latest snapshot before `end`."""
     s = MetricSnapshotRow
@@ -336,7 +316,6 @@ def _clicks(session: Any, campaign: Campaign, report: Report, start: Any, end: A
         .group_by(c.target_id, c.ask_id, c.wording, c.platform, c.language)
         .cte("click_cube")
     )
-    targets = _targets(campaign)
     k = cube.c
     nothing = cast(null(), Integer)
     parts = [
@@ -344,9 +323,6 @@ def _clicks(session: Any, campaign: Campaign, report: Report, start: Any, end: A
         select(literal("platform"), k.platform, nothing, func.sum(k.n)).group_by(k.platform),
         select(literal("language"), k.language, nothing, func.sum(k.n)).group_by(k.language),
         select(literal("ask"), k.ask_id, k.wording, func.sum(k.n)).group_by(k.ask_id, k.wording),
-        select(literal("constituency"), targets.c.constituency, nothing, func.sum(k.n))
-        .select_from(cube.outerjoin(targets, targets.c.tid == k.target_id))
-        .group_by(targets.c.constituency),
     ]
     statement = parts[0].union_all(*parts[1:])
     by: dict[str, list[tuple[str, int | None, int]]] = {}
@@ -357,6 +333,13 @@ def _clicks(session: Any, campaign: Campaign, report: Report, start: Any, end: A
         return sorted(by.get(kind, []), key=lambda r: (-r[2], r[0], r[1] or 0))
 
     info = {t.id: t for t in campaign.targets}
+    # Constituencies come from the campaign, not the database: summed from the per-target totals
+    # (at most one row a target), which spares SQL an inline table of every target.
+    per_constituency: dict[str, int] = {}
+    for key, _, n in by.get("target", []):
+        constituency = (info[key].constituency or "") if key in info else ""
+        per_constituency[constituency] = per_constituency.get(constituency, 0) + n
+    by["constituency"] = [(key, None, n) for key, n in per_constituency.items()]
     report.clicks_total = sum(n for _, _, n in by.get("platform", []))
     report.clicks_by_target = [
         TargetClicks(
@@ -388,35 +371,30 @@ def _responses(session: Any, campaign: Campaign, report: Report, start: Any, end
         .group_by(r.target_id)
         .subquery("per_target")
     )
-    targets = _targets(campaign)
-    t = targets.c
-    n = func.coalesce(per.c.n, 0)
-    rows = session.execute(
-        select(t.tid, t.tname, t.constituency, t.party, n, per.c.first_at, per.c.last_at)
-        .select_from(targets.outerjoin(per, per.c.target_id == t.tid))
-        .where(t.tid != "")
-        .order_by(n.desc(), t.tid)
-    ).all()
+    answers = {tid: (int(n), first, last) for tid, n, first, last in session.execute(select(per))}
+    rows = sorted(
+        ((t, *answers.get(t.id, (0, None, None))) for t in campaign.targets),
+        key=lambda row: (-row[1], row[0].id),
+    )
     report.responses_by_target = [
-        TargetResponse(tid, name, constituency, party, int(count), _stamp(first), _stamp(last))
-        for tid, name, constituency, party, count, first, last in rows
+        TargetResponse(
+            t.id, t.name, t.constituency or "", t.party or "", count, _stamp(first), _stamp(last)
+        )
+        for t, count, first, last in rows
     ]
-    answered = func.sum(func.cast(per.c.n.is_not(None), Integer))
     for attr, key in (
-        ("responses_by_constituency", t.constituency),
-        ("responses_by_party", t.party),
+        ("responses_by_constituency", "constituency"),
+        ("responses_by_party", "party"),
     ):
-        grouped = session.execute(
-            select(key, func.count(), answered)
-            .select_from(targets.outerjoin(per, per.c.target_id == t.tid))
-            .where(t.tid != "")
-            .group_by(key)
-            .order_by(key)
-        ).all()
+        groups: dict[str, list[int]] = {}
+        for target in campaign.targets:
+            totals = groups.setdefault(getattr(target, key) or "", [0, 0])
+            totals[0] += 1
+            totals[1] += target.id in answers
         setattr(
             report,
             attr,
-            [GroupResponse(k, int(n_), int(a or 0), int(n_) - int(a or 0)) for k, n_, a in grouped],
+            [GroupResponse(k, n_, a, n_ - a) for k, (n_, a) in sorted(groups.items())],
         )
 
 
