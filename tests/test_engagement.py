@@ -22,6 +22,8 @@ from bot.config import BlueskySettings, Config, PathsSettings, Secrets, Settings
 from bot.engagement import Cadence, EngagementPoller, due_posts, poll_metrics
 from bot.platforms.base import Metrics, Platform
 from bot.platforms.x import XPlatform
+from bot.report import collect
+from bot.report_output import silent_targets
 from bot.store.engine import Store
 from bot.store.tables import (
     MetricSnapshotRow,
@@ -438,6 +440,13 @@ def test_bluesky_counts_and_a_targets_reply(store: Store, tmp_path: Path, bluesk
         per_cycle = [s.at for s in snapshots(store)]
         assert len(per_cycle) == len(set(per_cycle))  # one snapshot per post per cycle
         assert spend(store, "own_read") == 0.0  # Bluesky charges nothing
+        # The report shows the target as having answered, and the post's counts.
+        report = collect(store, campaign([member, {"id": "silent", "name": "B Member"}]))
+        answered = {r.target: r.responses for r in report.responses_by_target}
+        assert answered == {"member": 1, "silent": 0}
+        assert silent_targets(report) == ["silent"]
+        (top,) = report.top_messages
+        assert (top.likes, top.reposts, top.replies, top.quotes) == (1, 1, 2, 1)
     finally:
         bot.close()
 

@@ -1,4 +1,5 @@
-"""The click writer: group commit, committed before acknowledged, failures never hang a request."""
+"""The click writer on SQLite and PostgreSQL: group commit, committed before acknowledged,
+failures never hang a request."""
 
 from __future__ import annotations
 
@@ -10,14 +11,21 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.engine import Store
+from bot.store.migrate import upgrade
 from bot.store.tables import Base, ClickRow
 from bot.web.writer import ClickWriter, WriterClosed
+from tests.peers.postgres import (  # noqa: F401 (fixtures)
+    database_url_fixture,
+    postgres_server_fixture,
+    postgres_url_fixture,
+)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'w.sqlite3'}")
-    store.create_tables()
+def store(database_url):
+    """The click store on each backend: a SQLite file, then a fresh PostgreSQL database."""
+    upgrade(database_url)
+    store = Store(database_url)
     yield store
     store.dispose()
 
