@@ -8,6 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from bot.progress import track
 from bot.report import (
     TABLES,
     TOP,
@@ -53,7 +54,7 @@ def write_csv(report: Report, directory: Path) -> list[Path]:
     """One CSV per table (with a header row even when empty); returns the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, attr in TABLES:
+    for name, attr in track(TABLES, f"writing CSV files to {directory}", total=len(TABLES)):
         header, rows = _rows(report, attr)
         path = directory / f"{name}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:

@@ -35,6 +35,7 @@ from bot.campaign.model import ASK_PLATFORMS, Handles, Target
 from bot.campaign.targets_csv import COLUMNS, PERSON_COLUMNS, load_targets_csv
 from bot.links_export import write_atomically
 from bot.problems import Problem, display_path
+from bot.progress import track
 
 FORMATS = ("democracyclub", "everypolitician", "parlparse")
 SOURCE_NAMES = {
@@ -199,7 +200,7 @@ def _read_csv(path: Path, display: str, builder: _Builder, required: tuple[str, 
             builder.problem(1, f"missing column(s) {', '.join(missing)}: is this a {display}?")
             return
         first_line = reader.line_num + 1
-        for row in reader:
+        for row in track(reader, f"reading {display}", total=max(text.count("\n") - 1, 0)):
             line, first_line = first_line, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
