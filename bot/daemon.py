@@ -134,6 +134,9 @@ class Daemon:
             id="reload",
             replace_existing=True,
         )
+        scheduler.add_job(
+            self.check_leadership, "interval", seconds=5, id="leadership", replace_existing=True
+        )
         for name in self.platforms:
             scheduler.add_job(
                 self.publish_due,
@@ -212,6 +215,14 @@ class Daemon:
                     inserted,
                     cancelled,
                 )
+
+    def check_leadership(self) -> None:
+        if not self.leader.still_held():
+            log.error(
+                "lost the scheduler lock (the database connection holding it is gone): stopping, "
+                "so that only one daemon posts; restart to stand by or lead again"
+            )
+            self.stop_event.set()
 
     def reload(self) -> None:
         if self.registry.reload():

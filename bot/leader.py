@@ -9,6 +9,7 @@ kill -9, as soon as its connection closes).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -16,6 +17,7 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.engine import Store
 
@@ -89,11 +91,24 @@ class LeaderLock:
         connection.commit()  # no transaction left open while standing by
         return bool(got)
 
+    def still_held(self) -> bool:
+        """False when the PostgreSQL connection holding the lock is gone (server restart, network,
+        an administrator's pg_terminate_backend): the lock went with it, and a standby may lead."""
+        if self._connection is None:
+            return True  # SQLite: the OS file lock lives as long as this process
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+        except SQLAlchemyError:  # any failure of the lock's connection means: lost
+            return False
+        return True
+
     def release(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             os.close(self._file)
             self._file = None
         if self._connection is not None:
-            self._connection.close()
+            with contextlib.suppress(SQLAlchemyError):  # already broken if the lock was lost
+                self._connection.close()
             self._connection = None
