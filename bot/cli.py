@@ -16,6 +16,7 @@ from bot.checking import check_one, run_check
 from bot.cli_common import campaign_path_or_exit
 from bot.cli_daemon import register as register_daemon_commands
 from bot.cli_db import register as register_db_commands
+from bot.cli_engagement import register as register_engagement_commands
 from bot.cli_links import register as register_link_commands
 from bot.cli_report import register as register_report_commands
 from bot.cli_web import register as register_web_commands
@@ -224,3 +225,4 @@ register_link_commands(main, _load)
 register_web_commands(main, _load, _fail)
 register_db_commands(main, _load)
 register_report_commands(main, _load)
+register_engagement_commands(main, _load)

@@ -33,6 +33,7 @@ from bot.clock import Clock
 from bot.config import XPrices
 from bot.engagement_responses import TargetRef, poll_responses, targets_by_handle
 from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
+from bot.progress import track
 from bot.store.engine import Store
 from bot.store.tables import MetricSnapshotRow, OutboxRow, SpendRow
 
@@ -173,6 +174,7 @@ def poll_metrics(
     *,
     budget: Budget | None = None,
     prices: XPrices | None = None,
+    show_progress: bool = False,
 ) -> MetricsReport:
     """Snapshot `rows` in calls of `platform.metrics_batch`; see the module docstring. X reads
     are charged `prices.own_read` per post the answer holds, and checked against `budget`."""
@@ -180,7 +182,10 @@ def poll_metrics(
     size = max(1, int(platform.metrics_batch))
     price = prices.own_read if prices is not None and platform.name == "x" else 0.0
     spent = budget.spent(platform.name, now) if budget is not None and price else 0.0
-    for start in range(0, len(rows), size):
+    starts = range(0, len(rows), size)
+    if show_progress:  # `kindling engagement poll` on a terminal (a backfill), not the daemon
+        starts = track(starts, f"{platform.name}: metrics", total=len(starts))
+    for start in starts:
         batch = list(rows[start : start + size])
         if budget is not None and price:
             affordable = math.floor((budget.monthly_usd - spent) / price + 1e-9)
@@ -281,6 +286,7 @@ class EngagementPoller:
         *,
         cadence: Cadence | None = None,
         responses_every: timedelta = timedelta(minutes=5),
+        show_progress: bool = False,
     ) -> None:
         self.store = store
         self.platforms = platforms
@@ -290,6 +296,7 @@ class EngagementPoller:
         self.clock = clock
         self.cadence = cadence or Cadence()
         self.responses_every = responses_every
+        self.show_progress = show_progress
         self.paused_until: dict[tuple[str, str], datetime] = {}  # (platform, kind) -> reset
         self._responses_at: dict[str, datetime] = {}
 
@@ -301,7 +308,13 @@ class EngagementPoller:
             rows = [] if self._waiting(name, "metrics", now, report) else self.due(name, now)
             if rows:
                 result = poll_metrics(
-                    self.store, platform, rows, now, budget=self.budget, prices=self.prices
+                    self.store,
+                    platform,
+                    rows,
+                    now,
+                    budget=self.budget,
+                    prices=self.prices,
+                    show_progress=self.show_progress,
                 )
                 report.metrics[name] = result
                 self._after_metrics(result)
