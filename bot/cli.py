@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import __version__
-from bot.checking import check_one, run_check
 from bot.cli_common import campaign_path_or_exit
 from bot.cli_daemon import register as register_daemon_commands
 from bot.cli_db import register as register_db_commands
@@ -20,11 +19,11 @@ from bot.cli_engagement import register as register_engagement_commands
 from bot.cli_links import register as register_link_commands
 from bot.cli_report import register as register_report_commands
 from bot.cli_web import register as register_web_commands
-from bot.compose.lengths import count as count_length
-from bot.compose.templates import Templates
 from bot.config import Config, load_config
 from bot.problems import ProblemsFound
 
+# Commands import their heavy parts (twitter-text, the store, the scheduler, the web server)
+# inside themselves, so each command starts with only what it needs.
 COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
 
 
@@ -96,6 +95,8 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
             )
             sys.exit(1)
         _fail(found.problems)
+    from bot.checking import run_check
+
     report = run_check(config, list(paths))
     problems = report.all_problems
     if as_json:
@@ -149,6 +150,9 @@ def preview(
     """Show every post and ask of CAMPAIGN (a file or an id) as each platform counts it."""
     config = _load(ctx)
     path = campaign_path_or_exit(config, campaign)
+    from bot.checking import check_one
+    from bot.compose.templates import Templates
+
     report = check_one(path, Templates(config.templates_dir), config.settings.general.timezone)
     if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):
         _fail(report.problems)
@@ -196,6 +200,8 @@ def _is_length_problem(message: str) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Print [{text, x, bluesky, mastodon}, ...].")
 def count(texts: tuple[str, ...], as_json: bool) -> None:
     """Count each TEXT the way X, Bluesky and Mastodon count it ('-' reads standard input)."""
+    from bot.compose.lengths import count as count_length
+
     values = [sys.stdin.read() if text == "-" else text for text in texts]
     results = []
     for text in values:

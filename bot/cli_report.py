@@ -57,7 +57,8 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         """
         from rich.console import Console
 
-        from bot.cli_daemon import _active_campaign
+        from bot.campaign.loader import load_campaign
+        from bot.cli_common import campaign_path_or_exit
         from bot.report import collect
         from bot.report_output import render_terminal, to_json, write_csv
         from bot.store.engine import Store
@@ -66,13 +67,20 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         if since and until and until < since:
             raise click.BadParameter("--until is before --since", param_hint="--until")
         config = load(ctx)
-        active = _active_campaign(config, campaign)
+        # The campaign's structure (targets, constituencies, languages) is all a report needs:
+        # no rendering and counting of every post and ask, which `check` does.
+        loaded, problems = load_campaign(
+            campaign_path_or_exit(config, campaign),
+            default_timezone=config.settings.general.timezone,
+        )
+        if loaded is None or problems:
+            for problem in problems:
+                click.echo(str(problem), err=True)
+            sys.exit(1)
         store = Store(config.database_url)
         try:
             store.require_migrated(create_new_sqlite=False)
-            result = collect(
-                store, active.loaded.campaign, since, until, series=html_file is not None
-            )
+            result = collect(store, loaded.campaign, since, until, series=html_file is not None)
         except DatabaseNotReady as exc:
             click.echo(f"kindling report: {exc}", err=True)
             sys.exit(1)
@@ -85,7 +93,7 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
             from bot.report_html import render_html
 
             html_file.parent.mkdir(parents=True, exist_ok=True)
-            html_file.write_text(render_html(result, active.loaded.campaign), encoding="utf-8")
+            html_file.write_text(render_html(result, loaded.campaign), encoding="utf-8")
             click.echo(f"wrote {html_file}", err=True)
         if as_json:
             click.echo(to_json(result))
