@@ -423,8 +423,15 @@ def test_bluesky_counts_and_a_targets_reply(store: Store, tmp_path: Path, bluesk
                 response = session.scalar(
                     select(ResponseRow).where(ResponseRow.remote_id == answer)
                 )
+                # The AppView indexes notifications asynchronously: wait for all three.
+                answers = session.scalar(
+                    select(func.count())
+                    .select_from(ResponseRow)
+                    .where(ResponseRow.outbox_id == outbox_id)
+                )
             counts = latest and (latest.likes, latest.reposts, latest.replies, latest.quotes)
-            return (latest, response) if counts == (1, 1, 2, 1) and response else None
+            done = counts == (1, 1, 2, 1) and response and answers == 3
+            return (latest, response) if done else None
 
         latest, response = poll(recorded, timeout=45, interval=0.5)
         assert latest.outbox_id == outbox_id and latest.remote_id == uri
