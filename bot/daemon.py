@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -352,5 +352,3 @@ def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | N
         "reason": reason,
     }
 
-
-PlatformFactory = Callable[[str, Config, bool], Platform]

@@ -79,7 +79,6 @@ def plan(
     if first >= last:
         return []
 
-    window_end_local = window_end if window_end else None
     posts: list[_Post] = []
     for order, message in enumerate(campaign.messages):
         platforms = message.platforms or campaign.platforms
@@ -89,7 +88,7 @@ def plan(
                 for platform in platforms
             ]
     posts.sort(key=_POST_ORDER)
-    kept = _space_and_cap(campaign, posts, zone, daily_caps or {}, window_end_local)
+    kept = _space_and_cap(campaign, posts, zone, daily_caps or {}, window_end)
     slots = [
         Slot(
             post.due,

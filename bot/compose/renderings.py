@@ -15,7 +15,7 @@ from typing import Any
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Ask, Campaign, Message, Quote, Target
 from bot.compose.lengths import Count, count
-from bot.compose.templates import TemplateProblem, Templates
+from bot.compose.templates import INLINE_PREFIX, TemplateProblem, Templates
 from bot.problems import Problem, display_path
 
 
@@ -118,8 +118,8 @@ class _Renderer:
         kind = "message" if isinstance(entry, Message) else "ask"
         file, line, col = self.loaded.where(entry)
         used_by = f"{kind} '{entry.id}' at {file}:{line}:{col}"
-        if problem.template.startswith("inline:"):
-            origin = problem.template.removeprefix("inline:")
+        if problem.template.startswith(INLINE_PREFIX):
+            origin = problem.template.removeprefix(INLINE_PREFIX)
             path, yaml_line, yaml_col = origin.rsplit(":", 2)
             offset = (problem.line or 1) - 1
             return Problem(
