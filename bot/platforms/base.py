@@ -21,9 +21,24 @@ class Image:
     alt: str
 
 
+ACTIONS = ("post", "repost", "like", "quote")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Someone else's post that an amplification (repost, like, quote) acts on."""
+
+    remote_id: str  # X: the tweet id; Bluesky: the at:// URI
+    cid: str | None = None  # Bluesky: the content hash a strong reference needs
+    url: str = ""
+
+
 @dataclass(frozen=True)
 class PostRequest:
-    """One post to publish. `key` is unique per (campaign, message, language, platform, slot)."""
+    """One post to publish. `key` is unique per (campaign, message, language, platform, slot).
+
+    `action` is "post" for the bot's own posts; "repost", "like" and "quote" amplify `subject`
+    (a quote carries `text`; a repost or like ignores it)."""
 
     key: str
     text: str
@@ -32,6 +47,8 @@ class PostRequest:
     images: tuple[Image, ...] = ()
     # Further posts of a thread, published as replies in order after this one.
     thread: tuple[str, ...] = ()
+    action: str = "post"
+    subject: Subject | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,40 @@ class Account:
 class MentionPage:
     mentions: list[Mention] = field(default_factory=list)
     cursor: str | None = None  # pass back to get only newer ones
+
+
+@dataclass(frozen=True)
+class FoundPost:
+    """Someone's post found by a search or in an author's feed: a candidate for amplifying."""
+
+    remote_id: str  # X: the tweet id; Bluesky: the at:// URI
+    url: str
+    author_id: str  # X user id or Bluesky DID
+    author_handle: str  # lower-case, without '@'
+    text: str
+    created_at: datetime | None
+    cid: str | None = None  # Bluesky only
+    languages: tuple[str, ...] = ()  # as the post declares them (X: its detected `lang`)
+    tags: tuple[str, ...] = ()  # hashtags without '#', as written
+    links: tuple[str, ...] = ()  # full URLs the post links to (X: expanded t.co links)
+    mentioned: tuple[str, ...] = ()  # handles mentioned, lower-case, without '@'
+    is_reply: bool = False
+    reply_to_author_id: str | None = None  # whom it replies to, where the network says
+    reply_to_handle: str | None = None
+    is_repost: bool = False  # a plain repost/retweet, not the author's own words
+
+
+@dataclass(frozen=True)
+class FoundPage:
+    """One page of a search or author feed, newest first.
+
+    `next_page` continues the same query with older posts (None: nothing older that is newer
+    than `newer_than`). `newest` is the watermark of the newest post on the page: pass the one
+    from a query's first page as `newer_than` next time to fetch only posts made since."""
+
+    posts: list[FoundPost] = field(default_factory=list)
+    next_page: str | None = None
+    newest: str | None = None
 
 
 class PlatformError(Exception):
@@ -147,3 +198,32 @@ class Platform(Protocol):
     def mentions(self, cursor: str | None = None) -> MentionPage: ...
 
     def delete(self, remote_id: str) -> None: ...
+
+
+@runtime_checkable
+class Amplifier(Protocol):
+    """What an adapter adds to `Platform` to find supporters' posts and amplify them.
+
+    Repost, like and quote go through `Platform.publish` (PostRequest.action and .subject), so
+    they pass the outbox like every post: exactly once, budgets, rate limits."""
+
+    # True: `search` takes every term in one query (X: OR); False: one term a call (Bluesky).
+    combines_terms: bool
+
+    def search(
+        self, terms: Sequence[str], *, newer_than: str | None = None, page: str | None = None
+    ) -> FoundPage:
+        """Posts containing any of `terms` ("#tag" or a URL), newest first, excluding plain
+        reposts. Raises RateLimited with nothing lost: call again with the same `page`."""
+        ...
+
+    def author_posts(
+        self, author: str, *, newer_than: str | None = None, page: str | None = None
+    ) -> FoundPage:
+        """Posts by `author` (handle or id), newest first, excluding plain reposts."""
+        ...
+
+    def unamplify(self, action: str, published_id: str, subject: Subject) -> None:
+        """Undo a repost, like or quote the bot made (`published_id`: what publish returned).
+        Undoing something already gone is not an error."""
+        ...
