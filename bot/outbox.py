@@ -35,6 +35,7 @@ from bot.platforms.base import (
     Published,
     RateLimited,
     Rejected,
+    Subject,
     Transient,
 )
 from bot.schedule import Slot
@@ -113,6 +114,7 @@ class Outbox:
                     select(OutboxRow).where(
                         OutboxRow.campaign_id == campaign_id,
                         OutboxRow.mode == self.mode,
+                        OutboxRow.action == "post",  # amplifications are planned elsewhere
                         OutboxRow.slot_at >= start,
                         OutboxRow.slot_at < end,
                     )
@@ -289,6 +291,9 @@ class Outbox:
             else ()
         )
         thread = tuple(json.loads(row.thread)) if row.thread else ()
+        subject = None
+        if row.subject_id is not None:
+            subject = Subject(row.subject_id, row.subject_cid, row.subject_url or "")
         return PostRequest(
             key=row.key,
             text=row.text,
@@ -296,6 +301,8 @@ class Outbox:
             slot=row.slot_at,
             images=images,
             thread=thread,
+            action=row.action or "post",
+            subject=subject,
         )
 
     def _sent(self, row: OutboxRow, published: Published, now: datetime) -> Outcome:
@@ -324,8 +331,11 @@ class Outbox:
             self.budget.record(session, row.platform, row.campaign_id, cost, now, row.id)
 
     def _log_sent(self, row: OutboxRow, published: Published) -> None:
+        done = {"post": "posted", "repost": "reposted", "like": "liked", "quote": "quoted"}[
+            row.action
+        ]
         log.info(
-            "dry run: would have posted" if self.mode == "dry-run" else "post sent",
+            f"dry run: would have {done}" if self.mode == "dry-run" else f"{row.action} sent",
             extra={
                 "campaign": row.campaign_id,
                 "message_id": row.message_id,

@@ -314,6 +314,54 @@ class Ask(Model):
         return self
 
 
+class PerPlatform(Model):
+    """Handles per network where the bot amplifies (X usernames, Bluesky handles or DIDs)."""
+
+    x: list[XHandle] = []
+    bluesky: list[BlueskyHandle] = []
+
+
+AmplifyAction = Literal["repost", "like", "quote"]
+
+
+class Amplify(Model):
+    """Finding supporters' posts about the campaign and amplifying them (docs/campaigns.md)."""
+
+    # Where to look and amplify. X is off unless listed: every post X returns is billed.
+    platforms: list[PostPlatform] = Field(default=["bluesky"], min_length=1)
+    # What makes a post about the campaign; None: the campaign's own hashtags.
+    hashtags: list[Hashtag] | None = None
+    # Link ids from `links:` or full URLs; posts linking to them match.
+    links: list[NonEmpty] = []
+    # Who qualifies: these accounts, plus the supporters' handles unless `supporters: false`.
+    accounts: PerPlatform = PerPlatform()
+    supporters: bool = True
+    # True: anyone's post with the hashtag or link qualifies, not only the allowlist.
+    anyone: bool = False
+    # Never amplified, whatever else matches.
+    blocklist: PerPlatform = PerPlatform()
+    # Also read the allowlisted Bluesky accounts' own feeds (finds posts search misses).
+    watch_feeds: bool = True
+    action: AmplifyAction = "repost"
+    # For `action: quote`: the bot's words above the quoted post, per language (a template).
+    quote: LangText | None = None
+    # True: every candidate waits in `kindling queue` for `kindling approve` or `reject`.
+    approval: bool = False
+    min_spacing_minutes: int = Field(30, ge=0, le=1440)
+    daily_cap: int = Field(5, ge=0, le=500)  # amplifications a day on each platform
+    # Posts declaring another language are left alone; None: the campaign's languages.
+    languages: list[Language] | None = None
+    # Replies are left alone unless this is true; replies to a target never qualify.
+    replies: bool = False
+    max_age_hours: int = Field(48, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _quote_needs_words(self) -> Amplify:
+        if self.action == "quote" and not self.quote:
+            raise ValueError("'action: quote' needs 'quote' (the bot's words, per language)")
+        return self
+
+
 class Campaign(Model):
     id: Id
     name: LangText
@@ -337,6 +385,7 @@ class Campaign(Model):
     targets: list[Target] = []
     target_files: list[NonEmpty] = []
     asks: list[Ask] = []
+    amplify: Amplify | None = None
 
     @property
     def primary_language(self) -> str:

@@ -76,6 +76,11 @@ class OutboxRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # "post" (the campaign's own), or "repost", "like", "quote" of someone's post (`subject_*`).
+    action: Mapped[str] = mapped_column(String(16), default="post", server_default="post")
+    subject_id: Mapped[str | None] = mapped_column(String(400))
+    subject_cid: Mapped[str | None] = mapped_column(String(200))
+    subject_url: Mapped[str | None] = mapped_column(String(400))
 
     __table_args__ = (
         Index("ix_outbox_state_slot", "state", "slot_at"),
@@ -207,3 +212,40 @@ class PollCursorRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "mentions:x"
     cursor: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CandidateRow(Base):
+    """Someone's post found by amplification discovery, once per platform, and its fate.
+
+    states: queued (waits for `kindling approve`) -> approved -> planned (in the outbox) -> done
+    | skipped (a rule refused it) | rejected (by a person) | undone (`kindling unamplify`)
+    | failed (the network refused the amplification)."""
+
+    __tablename__ = "amplify_candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    remote_id: Mapped[str] = mapped_column(String(400))
+    cid: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(400))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(10))  # "live" or "dry-run", as the outbox
+    author_id: Mapped[str] = mapped_column(String(400))
+    author_handle: Mapped[str] = mapped_column(String(400))
+    text: Mapped[str] = mapped_column(Text)
+    languages: Mapped[str | None] = mapped_column(String(100))  # comma-separated
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    found_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    found_by: Mapped[str] = mapped_column(String(400))  # the search term or feed that found it
+    matched: Mapped[str] = mapped_column(String(400))  # what ties it to the campaign
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(64))  # "rules" or "kindling approve"
+
+    __table_args__ = (
+        UniqueConstraint("platform", "remote_id"),
+        Index("ix_amplify_candidates_campaign_state", "campaign_id", "state"),
+    )

@@ -141,11 +141,11 @@ def test_an_older_revision_with_data_is_refused_then_upgraded_and_downgraded_kee
             )
         with pytest.raises(
             DatabaseNotReady,
-            match=r"at revision 0001, this Kindling needs 0002: run `kindling db upgrade`",
+            match=r"at revision 0001, this Kindling needs 0003: run `kindling db upgrade`",
         ):
             store.require_migrated()
         migrate.upgrade(database_url)
-        assert migrate.current(database_url) == "0002"
+        assert migrate.current(database_url) == "0003"
         assert "ix_clicks_report" in {
             i["name"] for i in inspect(store.engine).get_indexes("clicks")
         }
@@ -157,6 +157,38 @@ def test_an_older_revision_with_data_is_refused_then_upgraded_and_downgraded_kee
         with store.read() as session:
             assert session.execute(text("SELECT token, target_id FROM clicks")).all() == [
                 ("tok", "ms-a")
+            ]
+    finally:
+        store.dispose()
+
+
+def test_outbox_rows_from_before_amplification_become_posts_and_survive_a_round_trip(
+    database_url,
+):
+    migrate.upgrade(database_url, "0002")
+    store = Store(database_url)
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    try:
+        with store.write() as session:
+            session.execute(
+                text(
+                    "INSERT INTO outbox (key, mode, campaign_id, message_id, language, platform,"
+                    " slot_at, latest_at, text, state, attempts, created_at, updated_at)"
+                    " VALUES ('live:k', 'live', 'c', 'launch', 'cy', 'x', :at, :at, 'Helo',"
+                    " 'sent', 1, :at, :at)"
+                ),
+                {"at": at},
+            )
+        migrate.upgrade(database_url)
+        with store.read() as session:
+            row = session.scalars(select(OutboxRow)).one()
+            assert (row.key, row.action, row.subject_id, row.text) == ("live:k", "post", None, "Helo")
+        assert "amplify_candidates" in tables(database_url)
+        migrate.downgrade(database_url, "0002")
+        assert "amplify_candidates" not in tables(database_url)
+        with store.read() as session:
+            assert session.execute(text("SELECT key, text FROM outbox")).all() == [
+                ("live:k", "Helo")
             ]
     finally:
         store.dispose()
