@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import __version__
+from bot.cli_amplify import register as register_amplify_commands
 from bot.cli_common import campaign_path_or_exit
 from bot.cli_daemon import register as register_daemon_commands
 from bot.cli_db import register as register_db_commands
@@ -232,3 +233,4 @@ register_web_commands(main, _load, _fail)
 register_db_commands(main, _load)
 register_report_commands(main, _load)
 register_engagement_commands(main, _load)
+register_amplify_commands(main, _load)

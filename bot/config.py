@@ -117,6 +117,23 @@ class EngagementSettings(Section):
         return stages
 
 
+class AmplifySettings(Section):
+    discovery_every_minutes: int = Field(
+        10, ge=1, description="How often the daemon looks for supporters' posts to amplify."
+    )
+    pages_per_pass: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Most result pages one discovery pass reads per search or feed.",
+    )
+    x_reads_per_day: int = Field(
+        100,
+        ge=0,
+        description="Most X posts discovery may read a day (X bills each; campaigns must list x).",
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="Log line format: text or json.")
@@ -136,6 +153,9 @@ class Settings(Section):
     bluesky: BlueskySettings = Field(BlueskySettings(), description="Bluesky account and PDS.")
     engagement: EngagementSettings = Field(
         EngagementSettings(), description="Metrics and responses polling."
+    )
+    amplify: AmplifySettings = Field(
+        AmplifySettings(), description="Finding supporters' posts to amplify."
     )
     logging: LoggingSettings = Field(LoggingSettings(), description="Logging.")
 

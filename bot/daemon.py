@@ -11,12 +11,14 @@ import logging
 import signal
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from bot.amplify.discovery import Discovery
+from bot.amplify.runner import AmplifyRunner
 from bot.budget import Budget
 from bot.campaign.registry import CampaignRegistry
 from bot.clock import Clock, SystemClock
@@ -76,6 +78,16 @@ class Daemon:
         )
         self.scheduler: BackgroundScheduler | None = None
         self.auth_retry = auth_retry
+        self.amplifier = AmplifyRunner(
+            Discovery(
+                self.store,
+                self.outbox.mode,
+                config.settings.amplify,
+                self.budget,
+                config.settings.x.prices,
+            ),
+            self.platforms,
+        )
         engagement = config.settings.engagement
         self.engagement = EngagementPoller(
             self.store,
@@ -136,6 +148,19 @@ class Daemon:
         )
         scheduler.add_job(
             self.check_leadership, "interval", seconds=5, id="leadership", replace_existing=True
+        )
+        if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
+            scheduler.add_job(
+                self.amplify,
+                "interval",
+                minutes=self.config.settings.amplify.discovery_every_minutes,
+                id="amplify",
+                replace_existing=True,
+                next_run_time=datetime.now(UTC),
+            )
+        # Rows added by another process (`kindling approve`, `kindling post`) are noticed here.
+        scheduler.add_job(
+            self.notice_new_rows, "interval", seconds=15, id="outbox-watch", replace_existing=True
         )
         for name in self.platforms:
             scheduler.add_job(
@@ -215,6 +240,15 @@ class Daemon:
                     inserted,
                     cancelled,
                 )
+
+    def amplify(self) -> None:
+        """One discovery pass: supporters' posts found, judged, and planned into the outbox."""
+        self.amplifier.run(self.registry.campaigns(), self.clock.now())
+        self.notice_new_rows()
+
+    def notice_new_rows(self) -> None:
+        for name in self.platforms:
+            self._refresh_next_due(name)
 
     def check_leadership(self) -> None:
         if not self.leader.still_held():
@@ -351,4 +385,3 @@ def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | N
         "state": state,
         "reason": reason,
     }
-

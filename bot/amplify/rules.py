@@ -56,7 +56,9 @@ def judge(post: FoundPost, sources: Sources, own_ids: frozenset[str], now: datet
     if post.is_reply and _addresses_target(post, sources):
         return Verdict(matched, "a reply to a politician: people address politicians, not the bot")
     if post.is_reply and not settings.replies:
-        return Verdict(matched, "a reply (the campaign amplifies replies only with 'replies: true')")
+        return Verdict(
+            matched, "a reply (the campaign amplifies replies only with 'replies: true')"
+        )
     if author & sources.targets:
         return Verdict(matched, "a politician's own post: the bot leaves targets alone")
     if post.languages and not set(post.languages) & sources.languages:

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
+from bot.amplify.checks import amplify_problems
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Campaign, Message
 from bot.campaign.recurrence import occurrences
@@ -24,6 +25,7 @@ def check_campaign(loaded: LoadedCampaign, templates: Templates) -> list[Problem
     problems += _languages(loaded)
     problems += _references(loaded, templates)
     problems += _schedules(loaded)
+    problems += amplify_problems(loaded, templates)
     return problems
 
 

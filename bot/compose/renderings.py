@@ -253,6 +253,8 @@ class PostRenderer:
     def __init__(self, loaded: LoadedCampaign, templates: Templates) -> None:
         self._renderer = _Renderer(loaded, templates)
         self.campaign = loaded.campaign
+        self.loaded = loaded
+        self.templates = templates
 
     def render(
         self,

@@ -211,14 +211,25 @@ class Amplifier(Protocol):
     combines_terms: bool
 
     def search(
-        self, terms: Sequence[str], *, newer_than: str | None = None, page: str | None = None
+        self,
+        terms: Sequence[str],
+        *,
+        newer_than: str | None = None,
+        page: str | None = None,
+        limit: int = 100,
     ) -> FoundPage:
-        """Posts containing any of `terms` ("#tag" or a URL), newest first, excluding plain
-        reposts. Raises RateLimited with nothing lost: call again with the same `page`."""
+        """At most `limit` posts containing any of `terms` ("#tag" or a URL), newest first,
+        excluding plain reposts. Raises RateLimited with nothing lost: call again with the same
+        `page`. (X reads are billed per post: `limit` keeps a page inside the read budget.)"""
         ...
 
     def author_posts(
-        self, author: str, *, newer_than: str | None = None, page: str | None = None
+        self,
+        author: str,
+        *,
+        newer_than: str | None = None,
+        page: str | None = None,
+        limit: int = 100,
     ) -> FoundPage:
         """Posts by `author` (handle or id), newest first, excluding plain reposts."""
         ...

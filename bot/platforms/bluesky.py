@@ -28,12 +28,14 @@ from atproto_client.request import Request
 from atproto_core.exceptions import AtProtocolError
 from pydantic import ValidationError
 
+from bot.platforms import bluesky_found as found
 from bot.platforms import bluesky_richtext as rt
 from bot.platforms import bluesky_support as sup
 from bot.platforms.base import (
     Account,
     Ambiguous,
     AuthFailed,
+    FoundPage,
     MentionPage,
     Metrics,
     OwnPost,
@@ -42,6 +44,7 @@ from bot.platforms.base import (
     Published,
     RateLimited,
     Rejected,
+    Subject,
     Transient,
 )
 
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 NAME = "bluesky"
 POST = "app.bsky.feed.post"
+# The record each amplification creates (a quote is a post embedding the quoted one).
+COLLECTIONS = {"repost": "app.bsky.feed.repost", "like": "app.bsky.feed.like", "quote": POST}
 SESSION_FILE = "bluesky-session"
 PASSWORD_VARIABLE = "KINDLING_BLUESKY_APP_PASSWORD"
 TOKEN_ERRORS = {"ExpiredToken", "InvalidToken"}
@@ -60,6 +65,7 @@ ACCOUNT_ERRORS = {"AccountTakedown", "AccountDeactivated", "AccountSuspended"}
 class BlueskyPlatform:
     name = NAME
     metrics_batch = 25
+    combines_terms = False  # searchPosts takes one query; a local AppView matches a substring
 
     def __init__(
         self, *, service_url: str, handle: str, password: str, session_path: Path, timeout: float
@@ -108,10 +114,14 @@ class BlueskyPlatform:
         return Account(id=info.did, handle=info.handle)
 
     def publish(self, post: PostRequest) -> Published:
+        if post.action in ("repost", "like"):
+            return self._amplify(post)
         texts, facets, images = sup.prepare(post)  # Rejected here sends nothing
         self._ensure_session()
         dids = self._resolve({f.value.lower() for fs in facets for f in fs if f.kind == "mention"})
-        embed = self._embed(images) if images else None
+        embed: Any = self._embed(images) if images else None
+        if post.action == "quote":
+            embed = models.AppBskyEmbedRecord.Main(record=_strong_ref(post.subject))
         refs: list[models.ComAtprotoRepoStrongRef.Main] = []
         for index, text in enumerate(texts):
             reply = None
@@ -133,6 +143,10 @@ class BlueskyPlatform:
 
     def find_published(self, post: PostRequest) -> Published | None:
         """The post for `post.key`, or None unless every post of its thread exists."""
+        if post.action in ("repost", "like"):
+            rkey = rt.record_key(post.key, post.slot)
+            ref = self._get_post(rkey, COLLECTIONS[post.action])
+            return None if ref is None else self._amplified(ref.uri, post.subject)
         refs = []
         for index in range(1 + len(post.thread)):
             ref = self._get_post(rt.record_key(post.key, post.slot, index))
@@ -196,6 +210,84 @@ class BlueskyPlatform:
         data = models.ComAtprotoRepoDeleteRecord.Data(repo=did, collection=POST, rkey=rkey)
         self._call("deleting a post", lambda: self._client.com.atproto.repo.delete_record(data))
 
+    # --- amplification -------------------------------------------------------------------------
+
+    def search(
+        self,
+        terms: Sequence[str],
+        *,
+        newer_than: str | None = None,
+        page: str | None = None,
+        limit: int = 100,
+    ) -> FoundPage:
+        """app.bsky.feed.searchPosts for one term, newest first (sort=latest)."""
+        (term,) = terms
+        params = models.AppBskyFeedSearchPosts.Params(
+            q=term, sort="latest", since=newer_than, cursor=page, limit=min(limit, 100)
+        )
+        answer = self._call(
+            f"searching for {term}", lambda: self._client.app.bsky.feed.search_posts(params)
+        )
+        return self._page([(view, False) for view in answer.posts], answer.cursor, newer_than)
+
+    def author_posts(
+        self,
+        author: str,
+        *,
+        newer_than: str | None = None,
+        page: str | None = None,
+        limit: int = 100,
+    ) -> FoundPage:
+        """app.bsky.feed.getAuthorFeed (posts and replies; reposts are left out)."""
+        params = models.AppBskyFeedGetAuthorFeed.Params(
+            actor=author, cursor=page, limit=min(limit, 100)
+        )
+        answer = self._call(
+            f"reading @{author}'s posts", lambda: self._client.app.bsky.feed.get_author_feed(params)
+        )
+        items = [(item.post, item.reason is not None) for item in answer.feed]
+        return self._page(items, answer.cursor, newer_than)
+
+    def unamplify(self, action: str, published_id: str, subject: Subject) -> None:
+        did = self._ensure_session()
+        repo, collection, rkey = sup.split_uri(published_id)
+        if repo != did or collection != COLLECTIONS.get(action):
+            raise Rejected(NAME, f"not a {action} of this account: {published_id}")
+        data = models.ComAtprotoRepoDeleteRecord.Data(repo=did, collection=collection, rkey=rkey)
+        # Deleting a record that is already gone succeeds: undoing twice is harmless.
+        self._call(f"undoing a {action}", lambda: self._client.com.atproto.repo.delete_record(data))
+
+    def _amplify(self, post: PostRequest) -> Published:
+        collection = COLLECTIONS[post.action]
+        record_type = (
+            models.AppBskyFeedRepost.Record
+            if post.action == "repost"
+            else models.AppBskyFeedLike.Record
+        )
+        record = record_type(
+            subject=_strong_ref(post.subject), created_at=rt.created_at(post.slot, 0)
+        )
+        ref = self._create(record, rt.record_key(post.key, post.slot), collection)
+        return self._amplified(ref.uri, post.subject)
+
+    def _amplified(self, uri: str, subject: Subject | None) -> Published:
+        return Published(remote_id=uri, url=subject.url if subject else "", created_at=None)
+
+    def _page(
+        self, items: list[tuple[Any, bool]], cursor: str | None, newer_than: str | None
+    ) -> FoundPage:
+        """Posts with their reply parents' handles (one getProfiles call per 25 authors)."""
+        dids = sorted(found.parent_dids(view for view, _ in items))
+        handles: dict[str, str] = {}
+        for start in range(0, len(dids), 25):
+            params = models.AppBskyActorGetProfiles.Params(actors=dids[start : start + 25])
+            answer = self._call(
+                "reading reply authors",
+                lambda p=params: self._client.app.bsky.actor.get_profiles(p),
+            )
+            handles.update({profile.did: profile.handle.lower() for profile in answer.profiles})
+        return found.page_of(items, handles, cursor, newer_than)
+
     # --- posts ---------------------------------------------------------------------------------
 
     def _resolve(self, handles: set[str]) -> dict[str, str]:
@@ -229,9 +321,11 @@ class BlueskyPlatform:
             embedded.append(models.AppBskyEmbedImages.Image(alt=image.alt, image=blob))
         return models.AppBskyEmbedImages.Main(images=embedded)
 
-    def _create(self, record: Any, rkey: str) -> models.ComAtprotoRepoStrongRef.Main:
+    def _create(
+        self, record: Any, rkey: str, collection: str = POST
+    ) -> models.ComAtprotoRepoStrongRef.Main:
         data = models.ComAtprotoRepoCreateRecord.Data(
-            repo=self._ensure_session(), collection=POST, rkey=rkey, record=record
+            repo=self._ensure_session(), collection=collection, rkey=rkey, record=record
         )
         try:
             made = self._call(
@@ -243,7 +337,7 @@ class BlueskyPlatform:
             # A 5xx or a timeout: the record may be there (a second create on the same key
             # answers 500). Reading the key back settles it.
             try:
-                existing = self._get_post(rkey)
+                existing = self._get_post(rkey, collection)
             except PlatformError:
                 raise error from None
             if existing is None:
@@ -251,9 +345,11 @@ class BlueskyPlatform:
             return existing
         return models.ComAtprotoRepoStrongRef.Main(uri=made.uri, cid=made.cid)
 
-    def _get_post(self, rkey: str) -> models.ComAtprotoRepoStrongRef.Main | None:
+    def _get_post(
+        self, rkey: str, collection: str = POST
+    ) -> models.ComAtprotoRepoStrongRef.Main | None:
         params = models.ComAtprotoRepoGetRecord.Params(
-            repo=self._ensure_session(), collection=POST, rkey=rkey
+            repo=self._ensure_session(), collection=collection, rkey=rkey
         )
         try:
             found = self._call(
@@ -401,3 +497,9 @@ def _facet_model(facet: rt.Facet, dids: dict[str, str]) -> models.AppBskyRichtex
         byte_start=facet.byte_start, byte_end=facet.byte_end
     )
     return models.AppBskyRichtextFacet.Main(features=[feature], index=index)
+
+
+def _strong_ref(subject: Subject | None) -> models.ComAtprotoRepoStrongRef.Main:
+    if subject is None or not subject.cid:
+        raise Rejected(NAME, "an amplification needs the post's at:// URI and its CID")
+    return models.ComAtprotoRepoStrongRef.Main(uri=subject.remote_id, cid=subject.cid)

@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_amplify_candidates")),
-        sa.UniqueConstraint("platform", "remote_id", name=op.f("uq_amplify_candidates_platform")),
+        sa.UniqueConstraint(
+            "platform", "remote_id", "mode", name=op.f("uq_amplify_candidates_platform")
+        ),
     )
     with op.batch_alter_table("amplify_candidates", schema=None) as batch_op:
         batch_op.create_index(

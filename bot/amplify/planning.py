@@ -1,0 +1,208 @@
+"""Approved candidates become outbox rows, at times the campaign's rules allow: at least
+`min_spacing_minutes` apart on a platform, at most `daily_cap` a (local) day, never in quiet
+hours, never after the active window, and never once a post is older than `max_age_hours`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from bot.campaign.model import Campaign
+from bot.store.engine import Store
+from bot.store.tables import CandidateRow, OutboxRow
+
+log = logging.getLogger("kindling.amplify")
+
+# An amplification may go out this late after its time (the daemon was down) before it is missed.
+MAX_DELAY = timedelta(hours=6)
+# Renders the quote for (language, platform, author handle); only called for `action: quote`.
+QuoteWriter = Callable[[str, str, str], str]
+
+
+def amplification_key(mode: str, platform: str, action: str, remote_id: str) -> str:
+    return f"{mode}:amplify:{platform}:{action}:{remote_id}"
+
+
+def plan_approved(
+    store: Store,
+    mode: str,
+    campaign: Campaign,
+    platform: str,
+    now: datetime,
+    write_quote: QuoteWriter | None = None,
+) -> int:
+    """Give each approved candidate of `campaign` on `platform` an outbox row, oldest first.
+
+    Returns how many were planned. A candidate that would be older than `max_age_hours` by its
+    turn, or whose turn falls after the active window, is skipped with the reason."""
+    amplify = campaign.amplify
+    if amplify is None:
+        return 0
+    zone = ZoneInfo(campaign.timezone)
+    spacing = timedelta(minutes=amplify.min_spacing_minutes)
+    max_age = timedelta(hours=amplify.max_age_hours)
+    end = campaign.active.end_local()
+    planned = 0
+    with store.write() as session:
+        candidates = list(
+            session.scalars(
+                select(CandidateRow)
+                .where(
+                    CandidateRow.campaign_id == campaign.id,
+                    CandidateRow.platform == platform,
+                    CandidateRow.mode == mode,
+                    CandidateRow.state == "approved",
+                )
+                .order_by(CandidateRow.id)
+            )
+        )
+        if not candidates:
+            return 0
+        taken = _Calendar(session, mode, campaign.id, platform, zone)
+        for candidate in candidates:
+            slot = _first_free(
+                campaign, taken, max(now, taken.last + spacing), zone, amplify.daily_cap
+            )
+            if end is not None and slot.astimezone(zone).replace(tzinfo=None) > end:
+                _decide(candidate, "skipped", "the campaign's active window is over", now)
+                continue
+            if candidate.created_at is not None and slot - candidate.created_at > max_age:
+                _decide(
+                    candidate,
+                    "skipped",
+                    f"the daily cap and spacing leave no room before it is "
+                    f"{amplify.max_age_hours} hours old",
+                    now,
+                )
+                continue
+            text = ""
+            if candidate.action == "quote":
+                assert write_quote is not None
+                text = write_quote(
+                    _language(candidate, campaign), platform, candidate.author_handle
+                )
+            row = OutboxRow(
+                key=amplification_key(mode, platform, candidate.action, candidate.remote_id),
+                mode=mode,
+                campaign_id=campaign.id,
+                message_id="amplify",
+                language=_language(candidate, campaign),
+                platform=platform,
+                quote_id=None,
+                slot_at=slot,
+                latest_at=min(slot + MAX_DELAY, (candidate.created_at or slot) + max_age),
+                text=text,
+                state="planned",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+                action=candidate.action,
+                subject_id=candidate.remote_id,
+                subject_cid=candidate.cid,
+                subject_url=candidate.url,
+            )
+            session.add(row)
+            session.flush()
+            candidate.outbox_id = row.id
+            _decide(candidate, "planned", None, now, keep_decider=True)
+            taken.add(slot)
+            planned += 1
+    return planned
+
+
+class _Calendar:
+    """The amplification slots already taken on one platform: the latest, and counts per day."""
+
+    def __init__(self, session, mode: str, campaign_id: str, platform: str, zone: ZoneInfo):
+        rows = session.execute(
+            select(OutboxRow.slot_at).where(
+                OutboxRow.mode == mode,
+                OutboxRow.campaign_id == campaign_id,
+                OutboxRow.platform == platform,
+                OutboxRow.action != "post",
+                OutboxRow.state.not_in(("cancelled", "undone", "missed")),
+            )
+        ).scalars()
+        self.zone = zone
+        self.per_day: dict[object, int] = {}
+        self.last = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+        for slot in rows:
+            self.add(slot)
+
+    def add(self, slot: datetime) -> None:
+        day = slot.astimezone(self.zone).date()
+        self.per_day[day] = self.per_day.get(day, 0) + 1
+        self.last = max(self.last, slot)
+
+    def count(self, moment: datetime) -> int:
+        return self.per_day.get(moment.astimezone(self.zone).date(), 0)
+
+
+def _first_free(
+    campaign: Campaign, taken: _Calendar, moment: datetime, zone: ZoneInfo, cap: int
+) -> datetime:
+    """The first moment from `moment` outside quiet hours on a day with room under the cap."""
+    for _ in range(400):  # a year of full days is the most this can skip
+        local = moment.astimezone(zone)
+        quiet = campaign.quiet_hours
+        if quiet is not None and quiet.contains(local.time().replace(tzinfo=None)):
+            end = datetime.combine(local.date(), quiet.end, tzinfo=zone)
+            if end <= local:
+                end += timedelta(days=1)
+            moment = end.astimezone(moment.tzinfo)
+            continue
+        start = campaign.active.start_local()
+        if local.replace(tzinfo=None) < start:
+            moment = start.replace(tzinfo=zone).astimezone(moment.tzinfo)
+            continue
+        if taken.count(moment) >= cap:
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+            moment = tomorrow.astimezone(moment.tzinfo)
+            continue
+        return moment
+    return moment
+
+
+def _language(candidate: CandidateRow, campaign: Campaign) -> str:
+    for language in (candidate.languages or "").split(","):
+        if language.split("-")[0] in campaign.languages:
+            return language.split("-")[0]
+    return campaign.primary_language
+
+
+def _decide(
+    candidate: CandidateRow,
+    state: str,
+    reason: str | None,
+    now: datetime,
+    keep_decider: bool = False,
+) -> None:
+    candidate.state, candidate.reason = state, reason
+    if not keep_decider:
+        candidate.decided_at, candidate.decided_by = now, "rules"
+
+
+def amplifications_today(
+    store: Store, mode: str, platform: str, now: datetime, zone: ZoneInfo
+) -> int:
+    """Amplifications planned or made on `platform` in the local day of `now` (for status)."""
+    local = now.astimezone(zone)
+    start = datetime.combine(local.date(), time(0), tzinfo=zone)
+    with store.read() as session:
+        return int(
+            session.scalar(
+                select(func.count(OutboxRow.id)).where(
+                    OutboxRow.mode == mode,
+                    OutboxRow.platform == platform,
+                    OutboxRow.action != "post",
+                    OutboxRow.slot_at >= start,
+                    OutboxRow.slot_at < start + timedelta(days=1),
+                    OutboxRow.state.not_in(("cancelled", "undone", "missed")),
+                )
+            )
+            or 0
+        )
