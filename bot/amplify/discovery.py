@@ -272,10 +272,9 @@ def x_reads_today(store: Store, now: datetime) -> int:
     return int(counted.get("reads", 0)) if counted.get("day") == now.date().isoformat() else 0
 
 
-def _cursor_name(sources: Sources, label: str) -> str:
-    digest = hashlib.sha256(
-        f"{sources.campaign_id}|{sources.platform}|{label}".encode()
-    ).hexdigest()
+def _cursor_name(mode: str, sources: Sources, label: str) -> str:
+    key = f"{mode}|{sources.campaign_id}|{sources.platform}|{label}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return f"amplify:{digest[:48]}"
 
 

@@ -222,6 +222,7 @@ class BlueskyPlatform:
     ) -> FoundPage:
         """app.bsky.feed.searchPosts for one term, newest first (sort=latest)."""
         (term,) = terms
+        self._ensure_session()
         params = models.AppBskyFeedSearchPosts.Params(
             q=term, sort="latest", since=newer_than, cursor=page, limit=min(limit, 100)
         )
@@ -239,6 +240,7 @@ class BlueskyPlatform:
         limit: int = 100,
     ) -> FoundPage:
         """app.bsky.feed.getAuthorFeed (posts and replies; reposts are left out)."""
+        self._ensure_session()
         params = models.AppBskyFeedGetAuthorFeed.Params(
             actor=author, cursor=page, limit=min(limit, 100)
         )

@@ -1,0 +1,197 @@
+"""Amplification against the real local Bluesky network (PLC + PDS + AppView).
+
+A supporter (allowlisted through the campaign's supporters), a stranger and a blocklisted
+supporter all post with the campaign's hashtag. The bot reposts the supporter's post once — also
+after a "restart" (new store and adapter objects on the same SQLite file) and another pass —,
+ignores the others, keeps to the daily cap, and `kindling unamplify` removes the repost. What
+the PDS stored is read back with plain XRPC, never through the adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from bot.amplify.discovery import Discovery
+from bot.budget import Budget
+from bot.campaign.model import Campaign
+from bot.cli import main
+from bot.config import (
+    AmplifySettings,
+    BlueskySettings,
+    Config,
+    PathsSettings,
+    Secrets,
+    Settings,
+    XPrices,
+)
+from bot.outbox import Outbox
+from bot.platforms.bluesky import BlueskyPlatform
+from bot.store.engine import Store
+from bot.store.tables import CandidateRow, OutboxRow
+from tests.peers.bluesky_network import BlueskyNetwork, poll
+
+pytestmark = pytest.mark.bluesky
+
+
+def adapter(network: BlueskyNetwork, data: Path) -> BlueskyPlatform:
+    info = network.account("kindling")
+    settings = Settings(
+        paths=PathsSettings(data=str(data)),
+        bluesky=BlueskySettings(
+            service_url=network.pds_url, handle=info.handle, timeout_seconds=15
+        ),
+    )
+    secret = {"KINDLING_BLUESKY_APP_PASSWORD": SecretStr(info.password)}
+    return BlueskyPlatform.from_config(Config(settings, data, Secrets(secret)))
+
+
+def campaign(tag: str, supporter: str, blocked: str) -> Campaign:
+    return Campaign.model_validate(
+        {
+            "id": "amp",
+            "name": {"en": "Amplify"},
+            "languages": ["en"],
+            "timezone": "Europe/London",
+            "active": {"start": "2026-01-01", "end": "2030-12-31"},
+            "platforms": ["bluesky"],
+            "hashtags": [tag],
+            "supporters": [
+                {"name": "A supporter", "handles": {"bluesky": supporter}},
+                {"name": "Blocked later", "handles": {"bluesky": blocked}},
+            ],
+            "amplify": {
+                "platforms": ["bluesky"],
+                "blocklist": {"bluesky": [blocked]},
+                "daily_cap": 1,
+                "min_spacing_minutes": 0,
+            },
+        }
+    )
+
+
+def reposts_of(network: BlueskyNetwork, did: str) -> list[str]:
+    """The subjects of the bot's repost records, as the PDS stores them."""
+    reader = network.login("supporter")
+    return [r["value"]["subject"]["uri"] for r in reader.list_records(did, "app.bsky.feed.repost")]
+
+
+def test_supporters_post_is_reposted_once_strangers_and_blocked_are_not(
+    bluesky_network: BlueskyNetwork, tmp_path: Path
+) -> None:
+    network = bluesky_network
+    run = uuid.uuid4().hex[:8]
+    tag = f"Kindling{run}"
+    people = {n: network.create_account(f"{n}{run}") for n in ("sup", "stranger", "blocked")}
+    accounts = {n: network.login(info.name) for n, info in people.items()}
+    posts = {
+        n: accounts[n].create(
+            "app.bsky.feed.post", {"text": f"Backing the letter #{tag}", "langs": ["en"]}
+        )
+        for n in people
+    }
+    bot_did = network.account("kindling").did
+    database = tmp_path / "kindling.sqlite3"
+    url = f"sqlite:///{database}"
+    store = Store(url)
+    store.create_tables()
+    the_campaign = campaign(tag, people["sup"].handle, people["blocked"].handle)
+    prices = XPrices()
+
+    def one_pass(store: Store, platform: BlueskyPlatform, now: datetime):
+        discovery = Discovery(store, "live", AmplifySettings(), Budget(store, 25.0), prices)
+        own = frozenset({bot_did, network.account("kindling").handle})
+        return discovery.run(the_campaign, platform, "bluesky", own, now)
+
+    def publish_due(store: Store, platform: BlueskyPlatform, now: datetime) -> list[str]:
+        outbox = Outbox(store, "live", Budget(store, 25.0), prices)
+        return [outbox.publish(row, platform, now).state for row in outbox.due("bluesky", now)]
+
+    bot = adapter(network, tmp_path / "data")
+    # The AppView indexes asynchronously: wait until a search sees all three posts.
+    poll(lambda: len(bot.search([f"#{tag}"]).posts) == 3 or None, timeout=30)
+    now = datetime.now(UTC)
+    report = one_pass(store, bot, now)
+    assert (report.new, report.approved, report.skipped, report.planned) == (3, 1, 2, 1)
+    with store.read() as session:
+        decided = {c.author_handle: (c.state, c.reason) for c in session.query(CandidateRow)}
+    assert decided == {
+        people["sup"].handle: ("planned", None),
+        people["stranger"].handle: ("skipped", "the author is not on the allowlist"),
+        people["blocked"].handle: ("skipped", "the author is on the blocklist"),
+    }
+    assert publish_due(store, bot, datetime.now(UTC)) == ["sent"]
+    assert reposts_of(network, bot_did).count(posts["sup"]["uri"]) == 1
+
+    # A second post by the supporter: found, but today's cap (1) is used, so it waits for
+    # tomorrow (London time) instead of going out now.
+    second = accounts["sup"].create(
+        "app.bsky.feed.post", {"text": f"Again #{tag}", "langs": ["en"]}
+    )
+    second_url = (
+        f"https://bsky.app/profile/{people['sup'].handle}/post/{second['uri'].rsplit('/', 1)[1]}"
+    )
+    poll(lambda: len(bot.search([f"#{tag}"]).posts) == 4 or None, timeout=30)
+    bot.close()
+    store.dispose()
+
+    # "Restart": new objects on the same database file, another pass.
+    store = Store(url)
+    bot = adapter(network, tmp_path / "data")
+    later = datetime.now(UTC)
+    report = one_pass(store, bot, later)
+    assert (report.new, report.planned) == (1, 1)  # only the new post; the old ones not again
+    assert publish_due(store, bot, datetime.now(UTC)) == []
+    with store.read() as session:
+        waiting = session.query(OutboxRow).filter(OutboxRow.subject_id == second["uri"]).one()
+    london = ZoneInfo("Europe/London")
+    assert waiting.state == "planned"
+    assert waiting.slot_at.astimezone(london).date() == later.astimezone(london).date() + timedelta(
+        days=1
+    )
+    subjects = reposts_of(network, bot_did)
+    assert subjects.count(posts["sup"]["uri"]) == 1
+    assert posts["stranger"]["uri"] not in subjects and posts["blocked"]["uri"] not in subjects
+    bot.close()
+    store.dispose()
+
+    # `kindling unamplify ID`, run as an operator would: config file + the app password.
+    with Store(url).read() as session:
+        reposted = (
+            session.query(CandidateRow).filter(CandidateRow.remote_id == posts["sup"]["uri"]).one()
+        )
+    (tmp_path / "config.toml").write_text(
+        f'[paths]\ndata = "{tmp_path / "data"}"\n[database]\nurl = "{url}"\n'
+        f'[bluesky]\nservice_url = "{network.pds_url}"\nhandle = "{network.account("kindling").handle}"\n'
+    )
+    env = {**os.environ, "KINDLING_BLUESKY_APP_PASSWORD": network.account("kindling").password}
+    cli = CliRunner()
+    result = cli.invoke(
+        main, ["--config", str(tmp_path / "config.toml"), "unamplify", str(reposted.id)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert f"undid the repost of candidate {reposted.id}" in result.output
+    assert posts["sup"]["uri"] not in reposts_of(network, bot_did)
+    listing = cli.invoke(
+        main, ["--config", str(tmp_path / "config.toml"), "queue", "--all", "--json"], env=env
+    )
+    views = json.loads(listing.output)
+    assert sorted((v["author"], v["state"], v["url"] == second_url) for v in views) == sorted(
+        [
+            (people["sup"].handle, "undone", False),
+            (people["sup"].handle, "planned", True),
+            (people["stranger"].handle, "skipped", False),
+            (people["blocked"].handle, "skipped", False),
+        ]
+    )
+    again = cli.invoke(
+        main, ["--config", str(tmp_path / "config.toml"), "unamplify", str(reposted.id)], env=env
+    )
+    assert again.exit_code == 1 and "has not amplified it" in again.output
