@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select
 from bot.budget import Budget
 from bot.config import Config
 from bot.store.engine import Store
-from bot.store.tables import OutboxRow, PlatformStateRow
+from bot.store.tables import CandidateRow, OutboxRow, PlatformStateRow
 
 
 def collect_status(config: Config, now: datetime) -> dict[str, Any]:
@@ -41,8 +41,35 @@ def collect_status(config: Config, now: datetime) -> dict[str, Any]:
             platforms = session.scalars(
                 select(PlatformStateRow).order_by(PlatformStateRow.platform)
             ).all()
+            amplified = (
+                session.execute(
+                    select(OutboxRow)
+                    .where(OutboxRow.action != "post", OutboxRow.state == "sent")
+                    .order_by(OutboxRow.sent_at.desc())
+                    .limit(10)
+                )
+                .scalars()
+                .all()
+            )
+            candidates = dict(
+                session.execute(
+                    select(CandidateRow.state, func.count()).group_by(CandidateRow.state)
+                ).all()
+            )
         budget = Budget(store, config.settings.x.monthly_budget_usd)
+        from bot.amplify.discovery import x_reads_today
+
         return {
+            "amplification": {
+                "candidates": candidates,
+                "recent": [
+                    _row(r) | {"action": r.action, "subject": r.subject_url, "sent_at": r.sent_at}
+                    for r in amplified
+                ],
+                "x_discovery_reads_today": x_reads_today(store, now),
+                "x_discovery_reads_per_day": config.settings.amplify.x_reads_per_day,
+                "x_read_usd": config.settings.x.prices.read,
+            },
             "database": config.database_url,
             "initialised": True,
             "counts": counts,
@@ -105,6 +132,27 @@ def print_status(report: dict[str, Any], console: Console) -> None:
                 r["platform"],
                 r["state"],
                 r.get("reason") or "",
+            )
+        console.print(table)
+    amplification = report["amplification"]
+    states = ", ".join(f"{k} {v}" for k, v in sorted(amplification["candidates"].items()))
+    console.print(f"Amplification candidates: {states or 'none'}")
+    reads = amplification["x_discovery_reads_today"]
+    console.print(
+        f"X discovery reads today: {reads} of {amplification['x_discovery_reads_per_day']} "
+        f"(${reads * amplification['x_read_usd']:.3f}; off unless a campaign lists x in amplify)"
+    )
+    if amplification["recent"]:
+        table = Table(title="Recent amplifications")
+        for column in ("sent (UTC)", "campaign", "platform", "action", "post amplified"):
+            table.add_column(column, overflow="fold")
+        for r in amplification["recent"]:
+            table.add_row(
+                f"{r['sent_at']:%Y-%m-%d %H:%M}" if r["sent_at"] else "",
+                r["campaign"],
+                r["platform"],
+                r["action"],
+                r["subject"] or "",
             )
         console.print(table)
     table = Table(title="Platforms")
