@@ -11,6 +11,7 @@ from urllib.parse import unquote
 import pytest
 from click.testing import CliRunner
 
+from bot.campaign.model import Target
 from bot.cli import main
 from bot.compose.lengths import count
 from bot.compose.links import (
@@ -286,26 +287,28 @@ def test_wordings_rotate_per_target(check_campaign_text):
         MINIMAL_CAMPAIGN + "asks: [{id: three, wordings: {cy: [un, dau, tri], en: [one]}}]\n"
     )
     ask = report.loaded.campaign.asks[0]
-    given = [wording_for(ask, "cy", "ms-a", counter) for counter in range(6)]
+    ms_a = Target(id="ms-a", name="A")
+    given = [wording_for(ask, "cy", ms_a, counter) for counter in range(6)]
     assert sorted(given) == [1, 1, 2, 2, 3, 3]
     assert all(a != b for a, b in itertools.pairwise(given))
-    assert given == [wording_for(ask, "cy", "ms-a", counter) for counter in range(6)]
-    starts = {wording_for(ask, "cy", f"target-{n}", 0) for n in range(30)}
+    assert given == [wording_for(ask, "cy", ms_a, counter) for counter in range(6)]
+    starts = {wording_for(ask, "cy", Target(id=f"target-{n}", name="T"), 0) for n in range(30)}
     assert starts == {1, 2, 3}  # targets start at different wordings
-    assert {wording_for(ask, "en", "ms-a", n) for n in range(4)} == {1}
+    assert {wording_for(ask, "en", ms_a, n) for n in range(4)} == {1}
     with pytest.raises(ValueError, match="no wordings in 'fr'"):
-        wording_for(ask, "fr", "ms-a", 0)
+        wording_for(ask, "fr", ms_a, 0)
 
 
 @pytest.mark.parametrize("rotate_from", [0, 1, 2, 7])
 def test_ask_links_put_the_next_wording_first(links_of, rotate_from):
     report, links = links_of(LINKS_CAMPAIGN, rotate_from=rotate_from)
     ask = report.loaded.campaign.asks[0]
+    targets = {target.id: target for target in report.loaded.campaign.targets}
     groups: dict[tuple, list[int]] = {}
     for link in links:
         groups.setdefault((link.target_id, link.platform, link.language), []).append(link.wording)
-    for (target, _platform, language), wordings in groups.items():
-        first = wording_for(ask, language, target, rotate_from)
+    for (target_id, _platform, language), wordings in groups.items():
+        first = wording_for(ask, language, targets[target_id], rotate_from)
         n = len(ask.wordings[language])
         assert wordings == [(first - 1 + step) % n + 1 for step in range(n)]
     order = [link.target_id for link in links]
