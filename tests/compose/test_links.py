@@ -396,3 +396,29 @@ def test_a_wording_newly_given_to_a_stance_leaves_the_other_numbers_and_tokens_a
         ("en", "x", 2),
     ]
     assert {key: token for key, token in foe(after).items() if key[2] != 2} == foe(before)
+
+
+def test_the_founding_campaign_thanks_only_its_supportive_targets():
+    root = Path(__file__).resolve().parents[2]
+    from bot.campaign.loader import load_campaign
+
+    loaded, problems = load_campaign(root / "campaigns" / "open-letter-2.yaml")
+    assert problems == []
+    links = ask_links(loaded, Templates(root / "templates"))
+    thanked = {
+        (k.target_id, k.language) for k in links if (k.ask_id, k.wording) == ("ask-network", 3)
+    }
+    assert thanked == {
+        (target, language)
+        for target in ("ms-caerdydd-penarth-a", "ms-gwynedd-maldwyn-h")
+        for language in ("cy", "en")
+    }
+    text = next(
+        k.text
+        for k in links
+        if (k.target_id, k.ask_id, k.wording, k.platform, k.language)
+        == ("ms-gwynedd-maldwyn-h", "ask-network", 3, "email", "cy")
+    )
+    assert text.startswith(
+        "Placeholder Member H (Gwynedd Maldwyn), diolch am gefnogi cydgynhyrchu."
+    )
