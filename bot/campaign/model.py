@@ -321,10 +321,12 @@ class Wording(Model):
             raise ValueError("a wording is a text, or a mapping with 'text' and 'stances'")
         return value
 
+    # Runs only when `stances` is written (defaults are not validated): an empty `stances:` is a
+    # slip, not a way of saying "every target".
     @field_validator("stances")
     @classmethod
     def _not_empty(cls, stances: list[str] | None) -> list[str] | None:
-        if stances is not None and not stances:
+        if not stances:
             raise ValueError(
                 "'stances' is empty: list at least one stance, or leave it out for every target"
             )

@@ -32,7 +32,7 @@ def test_bad_wording_shapes_are_located(problems_of):
         "think again.', stances: [opposed]}", "think again.', stance: [opposed]}"
     ).replace("stances: [opposed, supportive]}", "stances: []}")
     text = text.replace("stances: [supportive]}", "stances: [Supportive!]}", 1)  # cy, line 20
-    text += "        - [not, a, wording]\n        - {stances: [opposed]}\n"
+    text += "        - [not, a, wording]\n        - {stances: [opposed]}\n        - {text: Hi, stances: }\n"
     assert problems_of(text) == [
         "campaigns/c.yaml:20:87: 'Supportive!' is not a valid id (lower-case letters, digits, "
         "'-' and '_', starting with a letter or digit)",
@@ -41,6 +41,8 @@ def test_bad_wording_shapes_are_located(problems_of):
         "for every target",
         "campaigns/c.yaml:27:11: a wording is a text, or a mapping with 'text' and 'stances'",
         "campaigns/c.yaml:28:11: missing required key 'text'",
+        "campaigns/c.yaml:29:30: 'stances' is empty: list at least one stance, or leave it out "
+        "for every target",
     ]
 
 
