@@ -76,8 +76,9 @@ def mention(target: Target, platform: str) -> str:
 
 
 def wording_path(language: str, number: int) -> tuple[str | int, ...]:
-    """Where wording `number` (1-based) of `language` is written in its ask: its text, whether it
-    is a plain string (the path stops there) or a mapping with `text` and `stances`."""
+    """Where the text of wording `number` (1-based) of `language` is written in its ask. For a
+    wording written as a plain string there is no `text` key, and the location falls back to
+    the string itself."""
     return ("wordings", language, number - 1, "text")
 
 
