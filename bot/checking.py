@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.campaign.checks import check_campaign
+from bot.campaign.checks import check_campaign, stance_notes
 from bot.campaign.loader import LoadedCampaign, campaign_files, load_campaign
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.templates import TemplateProblem, Templates
@@ -19,6 +19,8 @@ class CampaignReport:
     loaded: LoadedCampaign | None
     renderings: list[Rendering] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Worth a look but not wrong (e.g. a wording for a stance no target has yet).
+    notes: list[Problem] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
         campaign = self.loaded.campaign if self.loaded else None
@@ -35,6 +37,7 @@ class CampaignReport:
                 {"target": target.id, "platform": platform}
                 for target, platform in (gaps(campaign) if campaign else [])
             ],
+            "notes": [note.as_dict() for note in self.notes],
         }
 
 
@@ -76,6 +79,7 @@ def check_one(path: Path, templates: Templates, default_timezone: str) -> Campai
         report.problems.sort(key=lambda p: (p.file, p.line, p.col))
         return report
     report.problems += check_campaign(loaded, templates)
+    report.notes = stance_notes(loaded)
     report.renderings, rendering_problems = render_campaign(loaded, templates)
     report.problems += rendering_problems
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))

@@ -128,6 +128,8 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
         if gaps and summary["ok"]:
             missing = ", ".join(f"{g['target']} ({g['platform']})" for g in gaps)  # type: ignore[index]
             out.print(f"  note: no handle, so no ask link, for: {missing}")
+        for note in campaign.notes:
+            click.echo(f"{note.file}:{note.line}:{note.col}: note: {note.message}")
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
         sys.exit(1)

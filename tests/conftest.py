@@ -27,6 +27,29 @@ messages:
     text: {cy: "Darllenwch {{ link }}", en: "Read {{ link }}"}
 """
 
+# Three targets, three stances (one of them none), one ask whose wordings are partly for stances.
+STANCE_CAMPAIGN = (
+    MINIMAL_CAMPAIGN
+    + """\
+targets:
+  - {id: ally, name: Aelod Cefnogol, stance: supportive, handles: {x: ally_ms}}
+  - {id: foe, name: Aelod Gwrthwynebus, stance: opposed, handles: {x: foe_ms, email: foe@senedd.example}}
+  - {id: unsure, name: Aelod Ansicr, handles: {x: unsure_ms}}
+asks:
+  - id: statement
+    wordings:
+      cy:
+        - '{{ handle or target.name }}, cefnogwch gydgynhyrchu.'
+        - {text: '{{ handle or target.name }}, diolch am eich cefnogaeth.', stances: [supportive]}
+        - {text: '{{ handle or target.name }}, ailystyriwch os gwelwch yn dda.', stances: [opposed]}
+      en:
+        - '{{ handle or target.name }}, please back co-production.'
+        - {text: '{{ handle or target.name }}, thank you for your support.', stances: [supportive]}
+        - {text: '{{ handle or target.name }}, please think again.', stances: [opposed]}
+        - {text: '{{ handle or target.name }}, hear us out.', stances: [opposed, supportive]}
+"""
+)
+
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -19,6 +19,7 @@ from bot.config import load_config
 from bot.links_export import FIELDS, LinkLengthError, export_links, links_main
 from bot.targets_import import import_main
 from tests.compose.test_links import LINKS_CAMPAIGN, X_BOUNDARY
+from tests.conftest import STANCE_CAMPAIGN
 
 # The real command line.
 cli = main
@@ -76,6 +77,51 @@ def test_csv_reads_back_one_row_per_link(campaign_links):
         "280",
     )
     assert any("\n" in r["text"] for r in rows)  # a two-line wording survives the round trip
+
+
+def test_csv_rows_carry_only_each_targets_stance_wordings_by_their_number(campaign_links):
+    campaign, links = campaign_links(STANCE_CAMPAIGN)
+    rows = list(
+        csv.DictReader(io.StringIO(export_links(links, "csv", campaign=campaign), newline=""))
+    )
+    en_x = [
+        (row["target"], row["wording"], row["text"])
+        for row in rows
+        if (row["language"], row["platform"]) == ("en", "x")
+    ]
+    # Per target, the next wording first (rotate_from=0), then round its applicable ones.
+    by_target: dict[str, list[tuple[str, str]]] = {}
+    for target, wording, text in en_x:
+        by_target.setdefault(target, []).append((wording, text))
+    assert list(by_target) == ["ally", "foe", "unsure"]
+    assert sorted(by_target["ally"]) == [
+        ("1", "@ally_ms, please back co-production."),
+        ("2", "@ally_ms, thank you for your support."),
+        ("4", "@ally_ms, hear us out."),
+    ]
+    assert sorted(by_target["foe"]) == [
+        ("1", "@foe_ms, please back co-production."),
+        ("3", "@foe_ms, please think again."),
+        ("4", "@foe_ms, hear us out."),
+    ]
+    assert by_target["unsure"] == [("1", "@unsure_ms, please back co-production.")]
+    foe_email = [
+        (row["wording"], row["url"])
+        for row in rows
+        if (row["target"], row["platform"], row["language"]) == ("foe", "email", "cy")
+    ]
+    assert sorted(foe_email) == [
+        (
+            "1",
+            "mailto:foe@senedd.example?subject=Ymgyrch"
+            "&body=Aelod%20Gwrthwynebus%2C%20cefnogwch%20gydgynhyrchu.",
+        ),
+        (
+            "3",
+            "mailto:foe@senedd.example?subject=Ymgyrch"
+            "&body=Aelod%20Gwrthwynebus%2C%20ailystyriwch%20os%20gwelwch%20yn%20dda.",
+        ),
+    ]
 
 
 def test_json_objects_carry_target_ask_platform_language_text_url(campaign_links):

@@ -292,7 +292,15 @@ def test_handles_come_out_of_urls(platform, raw, expected):
 
 
 def test_merge_keeps_the_organisers_edits_and_appends_new_people():
-    existing = [{**dict.fromkeys(COLUMNS, ""), "id": "a", "name": "Edited Name", "x": "old"}]
+    existing = [
+        {
+            **dict.fromkeys(COLUMNS, ""),
+            "id": "a",
+            "name": "Edited Name",
+            "stance": "opposed",
+            "x": "old",
+        }
+    ]
     imported = [
         {
             **dict.fromkeys(COLUMNS, ""),
@@ -306,7 +314,14 @@ def test_merge_keeps_the_organisers_edits_and_appends_new_people():
     ]
     merged = merge_rows(existing, imported)
     assert [_filled(row) for row in merged] == [
-        {"id": "a", "name": "Edited Name", "party": "P", "x": "new", "x_source": "S"},
+        {
+            "id": "a",
+            "name": "Edited Name",
+            "party": "P",
+            "stance": "opposed",
+            "x": "new",
+            "x_source": "S",
+        },
         {"id": "b", "name": "B"},
     ]
 
@@ -336,3 +351,20 @@ def test_a_broken_merge_file_stops_the_import(data, tmp_path):
         data / "social-media-commons.xml", "parlparse", out, "2026-05-20", merge=merge
     )
     assert status == 1 and not out.exists()
+
+
+def test_a_merge_keeps_the_stances_and_imports_leave_them_empty(data, tmp_path):
+    merge = tmp_path / "merge.csv"
+    merge.write_text("id,name,stance\ndc-90002,Organiser's Name,undecided\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    status = import_main(
+        data / "democracyclub-candidates.csv", "democracyclub", out, "2026-05-20", merge=merge
+    )
+    assert status == 0
+    loaded, problems = load_targets_csv(out, "out.csv")
+    assert problems == []
+    assert [(row.target.id, row.target.stance) for row in loaded] == [
+        ("dc-90002", "undecided"),
+        ("dc-90001", None),
+        ("dc-90003", None),
+    ]

@@ -1,4 +1,5 @@
-"""Checks that need the whole campaign: ids, languages, references, schedules, handles' reach."""
+"""Checks that need the whole campaign: ids, languages, references, schedules, handles' reach,
+and whether every target has a wording of every ask for its stance."""
 
 from __future__ import annotations
 
@@ -25,8 +26,36 @@ def check_campaign(loaded: LoadedCampaign, templates: Templates) -> list[Problem
     problems += _languages(loaded)
     problems += _references(loaded, templates)
     problems += _schedules(loaded)
+    problems += _stances(loaded)
     problems += amplify_problems(loaded, templates)
     return problems
+
+
+def stance_notes(loaded: LoadedCampaign) -> list[Problem]:
+    """Stances that wordings are written for but no target has: notes, not errors, since an
+    organiser may prepare wordings before the targets of that stance are added (a typo shows
+    here too, and as an error on any target left without a wording)."""
+    campaign = loaded.campaign
+    held = sorted({target.stance for target in campaign.targets if target.stance})
+    notes = []
+    for ask in campaign.asks:
+        for language, wordings in ask.wordings.items():
+            for index, wording in enumerate(wordings):
+                stances = wording.stances or []
+                unused = [(i, stance) for i, stance in enumerate(stances) if stance not in held]
+                nobody = (
+                    "; this wording is given to no target" if len(unused) == len(stances) else ""
+                )
+                for stance_index, stance in unused:
+                    hint = _suggest(stance, held) if held else ""
+                    notes.append(
+                        loaded.problem(
+                            ask,
+                            ("wordings", language, index, "stances", stance_index),
+                            f"no target has the stance '{stance}'{hint}{nobody}",
+                        )
+                    )
+    return notes
 
 
 def _duplicate_ids(loaded: LoadedCampaign) -> Iterator[Problem]:
@@ -259,3 +288,32 @@ def _quiet_text(campaign: Campaign) -> str:
     quiet = campaign.quiet_hours
     assert quiet is not None
     return f"{quiet.start:%H:%M}-{quiet.end:%H:%M}"
+
+
+def _stances(loaded: LoadedCampaign) -> Iterator[Problem]:
+    """A target must have at least one wording of every ask in every language: all of an ask's
+    wordings in a language may be for other stances, which would leave it nothing to send."""
+    campaign = loaded.campaign
+    for target in campaign.targets:
+        for ask in campaign.asks:
+            languages = [
+                language
+                for language in campaign.languages
+                if language in ask.wordings and not ask.wordings_for(language, target.stance)
+            ]
+            if not languages:
+                continue
+            where = ", ".join(languages)
+            if target.stance:
+                message = (
+                    f"target '{target.id}' has the stance '{target.stance}', but no wording of "
+                    f"ask '{ask.id}' in {where} is for it: list '{target.stance}' in a wording's "
+                    "'stances', or add a wording without 'stances'"
+                )
+            else:
+                message = (
+                    f"target '{target.id}' has no stance, but every wording of ask '{ask.id}' "
+                    f"in {where} lists 'stances': give the target a stance, or add a wording "
+                    "without 'stances'"
+                )
+            yield loaded.problem(target, ("stance",), message)

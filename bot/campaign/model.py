@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -295,15 +296,51 @@ class Target(Model):
     region: str | None = None
     party: str | None = None
     language: Language | None = None
+    # Where they stand on the campaign (organiser-defined, e.g. supportive, undecided, opposed):
+    # it picks which wordings of an ask they are sent.
+    stance: Id | None = None
     handles: Handles = Handles()
     sources: dict[Literal["x", "bluesky", "mastodon", "threads", "email"], NonEmpty] = {}
+
+
+class Wording(Model):
+    """One wording of an ask: a text for every target, or only for targets of the listed stances.
+
+    Written as a plain text, or as a mapping `{text: ..., stances: [...]}`.
+    """
+
+    text: NonEmpty
+    stances: list[Id] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {"text": value}
+        if not isinstance(value, dict | Wording):
+            raise ValueError("a wording is a text, or a mapping with 'text' and 'stances'")
+        return value
+
+    # Runs only when `stances` is written (defaults are not validated): an empty `stances:` is a
+    # slip, not a way of saying "every target".
+    @field_validator("stances")
+    @classmethod
+    def _not_empty(cls, stances: list[str] | None) -> list[str] | None:
+        if not stances:
+            raise ValueError(
+                "'stances' is empty: list at least one stance, or leave it out for every target"
+            )
+        return stances
+
+    def applies_to(self, stance: str | None) -> bool:
+        return self.stances is None or (stance is not None and stance in self.stances)
 
 
 class Ask(Model):
     """A pre-filled message a supporter sends to a target; several wordings per language."""
 
     id: Id
-    wordings: dict[Language, list[NonEmpty]]
+    wordings: dict[Language, list[Wording]]
     platforms: list[AskPlatform] | None = None
 
     @model_validator(mode="after")
@@ -312,6 +349,15 @@ class Ask(Model):
             if not wordings:
                 raise ValueError(f"'wordings.{language}' needs at least one wording")
         return self
+
+    def wordings_for(self, language: str, stance: str | None) -> list[int]:
+        """The numbers (1-based positions in the whole `language` list, so stable identities
+        for links and reports) of the wordings that apply to a target of `stance`."""
+        return [
+            number
+            for number, wording in enumerate(self.wordings.get(language, []), start=1)
+            if wording.applies_to(stance)
+        ]
 
 
 class PerPlatform(Model):

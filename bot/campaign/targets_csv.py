@@ -1,8 +1,8 @@
 """Targets from a CSV file: one politician or office a row, each problem at its file:line:col.
 
 Columns (header row required, any order; only `id` and `name` are required):
-id, name, role, constituency, region, party, language, then one column per platform handle
-(x, bluesky, mastodon, threads, email) and where it came from (x_source, bluesky_source, ...).
+id, name, role, constituency, region, party, language, stance, then one column per platform
+handle (x, bluesky, mastodon, threads, email) and where it came from (x_source, ...).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.campaign.model import ASK_PLATFORMS, Target
 from bot.campaign.yamlsource import Located
 from bot.problems import Problem
 
-PERSON_COLUMNS = ("id", "name", "role", "constituency", "region", "party", "language")
+PERSON_COLUMNS = ("id", "name", "role", "constituency", "region", "party", "language", "stance")
 COLUMNS = (
     *PERSON_COLUMNS,
     *ASK_PLATFORMS,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from bot.campaign.loader import LoadedCampaign
-from bot.campaign.model import Ask
+from bot.campaign.model import Ask, Target
 from bot.compose.renderings import render_asks
 from bot.compose.templates import Templates
 from bot.problems import ProblemsFound
@@ -150,25 +150,31 @@ class AskLink:
     token: str
 
 
-def wording_for(ask: Ask, language: str, target_id: str, counter: int) -> int:
-    """The wording (1-based) to give the `counter`-th supporter who writes to `target_id`.
+def wording_for(ask: Ask, language: str, target: Target, counter: int) -> int:
+    """The wording (1-based) to give the `counter`-th supporter who writes to `target`.
 
-    Consecutive counters get consecutive wordings, so a politician receives each wording in
-    turn rather than a wall of identical text; each (ask, target) starts at its own stable
-    offset, so supporters writing to different targets at once do not all get wording 1.
+    Only the wordings that apply to the target's stance take part. Consecutive counters get
+    consecutive ones, so a politician receives each in turn rather than a wall of identical
+    text; each (ask, target) starts at its own stable offset, so supporters writing to
+    different targets at once do not all get the same wording. The number returned is the
+    wording's place in the ask's whole list for `language`, whatever the target's stance.
     """
-    wordings = ask.wordings.get(language)
-    if not wordings:
-        raise ValueError(f"ask '{ask.id}' has no wordings in '{language}'")
-    seed = hashlib.sha256(f"{ask.id}|{target_id}".encode()).digest()
-    offset = int.from_bytes(seed[:8], "big") % len(wordings)
-    return (offset + counter) % len(wordings) + 1
+    numbers = ask.wordings_for(language, target.stance)
+    if not numbers:
+        stance = f"stance '{target.stance}'" if target.stance else "no stance"
+        raise ValueError(
+            f"ask '{ask.id}' has no wordings in '{language}' for target '{target.id}' ({stance})"
+        )
+    seed = hashlib.sha256(f"{ask.id}|{target.id}".encode()).digest()
+    offset = int.from_bytes(seed[:8], "big") % len(numbers)
+    return numbers[(offset + counter) % len(numbers)]
 
 
 def ask_links(
     loaded: LoadedCampaign, templates: Templates, *, rotate_from: int = 0
 ) -> list[AskLink]:
-    """Every (target, ask wording, platform, language) where the target has a handle there.
+    """Every (target, ask wording, platform, language) where the target has a handle there and
+    the wording applies to the target's stance.
 
     Ordered by target, ask, language and platform (campaign order); within each, the wordings
     start with `wording_for(ask, language, target, rotate_from)` and go round from there, so the
@@ -213,8 +219,10 @@ def ask_links(
             token=link_token(campaign.id, target.id, ask.id, rendering.wording, platform, language),
         )
         platforms = list(ask.platforms or campaign.ask_platforms)
-        first = wording_for(ask, language, target.id, rotate_from)
-        turn = (rendering.wording - first) % len(ask.wordings[language])
+        # The turn counts among the wordings this target is given, not the whole list.
+        numbers = ask.wordings_for(language, target.stance)
+        first = numbers.index(wording_for(ask, language, target, rotate_from))
+        turn = (numbers.index(rendering.wording) - first) % len(numbers)
         key = (
             target_order[target.id],
             ask_order[ask.id],

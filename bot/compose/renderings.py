@@ -2,7 +2,8 @@
 
 `kindling check` reports the renderings that fail or break a limit; `kindling preview` shows
 them all. Posts: every message x quote (if it rotates a pool) x language x platform. Asks: every
-ask x wording x language x target x platform where the target has a handle there.
+ask x wording x language x target x platform where the target has a handle there and the wording
+applies to the target's stance.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ def mention(target: Target, platform: str) -> str:
     if platform == "bluesky" and handle.startswith("did:"):
         return ""
     return f"@{handle}"
+
+
+def wording_path(language: str, number: int) -> tuple[str | int, ...]:
+    """Where the text of wording `number` (1-based) of `language` is written in its ask. For a
+    wording written as a plain string there is no `text` key, and the location falls back to
+    the string itself."""
+    return ("wordings", language, number - 1, "text")
 
 
 def default_link(campaign: Campaign, message: Message | None = None) -> str:
@@ -220,13 +228,15 @@ class _Renderer:
             for language in self.campaign.languages:
                 for index, wording in enumerate(ask.wordings.get(language, []), start=1):
                     name = self.source(
-                        ask, ("wordings", language, index - 1), wording, None, language
+                        ask, wording_path(language, index), wording.text, None, language
                     )
                     assert name is not None
                     for platform in platforms:
                         context = {**self.base_context(language, platform), "ask": ask}
                         for target in self.campaign.targets:
                             if not getattr(target.handles, platform):
+                                continue
+                            if not wording.applies_to(target.stance):
                                 continue
                             text = self.render(
                                 name,
@@ -323,7 +333,7 @@ def _over_limit(loaded: LoadedCampaign, rendering: Rendering) -> Problem:
             path = ("text", rendering.language) if message.text else ("template",)
     else:
         entry = next(a for a in campaign.asks if a.id == rendering.id)
-        path = ("wordings", rendering.language, (rendering.wording or 1) - 1)
+        path = wording_path(rendering.language, rendering.wording or 1)
     counted = rendering.count
     detail = counted.note or f"{counted.length} {counted.unit}, over the limit of {counted.limit}"
     return loaded.problem(entry, path, f"{rendering.label()} is too long: {detail}")

@@ -85,6 +85,7 @@ class CampaignLinks:
     def __init__(self, loaded: LoadedCampaign, links: list[AskLink]) -> None:
         self.campaign = loaded.campaign
         self.links = links
+        self._targets = {target.id: target for target in self.campaign.targets}
         self._groups: dict[tuple[str, str, str, int], list[AskLink]] = {}
         for link in links:  # ask_links orders platforms the campaign's way within a group
             key = (link.target_id, link.ask_id, link.language, link.wording)
@@ -97,10 +98,13 @@ class CampaignLinks:
         """The asks to show for `target_id`, each in the wording this page view gets; the ask
         offered first also goes round with `counter`."""
         blocks = []
+        target = self._targets.get(target_id)
+        if target is None:
+            return []
         for number, ask in enumerate(self.campaign.asks, start=1):
-            if language not in ask.wordings:
+            if not ask.wordings_for(language, target.stance):
                 continue
-            wording = wording_for(ask, language, target_id, counter)
+            wording = wording_for(ask, language, target, counter)
             group = self._groups.get((target_id, ask.id, language, wording))
             if not group:
                 continue

@@ -202,7 +202,7 @@ def test_csv_unknown_column(problems_of):
     text = MINIMAL_CAMPAIGN + "target_files: [targets.csv]\n"
     assert problems_of(text, files={"campaigns/targets.csv": csv}) == [
         "campaigns/targets.csv:1:9: unknown column 'twitter' (columns: id, name, role, constituency, "
-        "region, party, language, x, bluesky, mastodon, threads, email, x_source, bluesky_source, "
+        "region, party, language, stance, x, bluesky, mastodon, threads, email, x_source, bluesky_source, "
         "mastodon_source, threads_source, email_source)"
     ]
 

@@ -76,3 +76,24 @@ def test_not_utf8(tmp_path):
     path.write_bytes(b"id,name\nms-a,Aelod \xff\n")
     _, problems = load_targets_csv(path, "targets.csv")
     assert [str(p) for p in problems] == ["targets.csv:1:1: not UTF-8 text (invalid start byte)"]
+
+
+def test_stance_column_is_optional_and_checked_like_any_other(tmp_path):
+    targets, problems = _load(
+        tmp_path,
+        "id,name,stance,x\n"
+        "ms-a,Aelod A,opposed,ms_a\n"
+        "ms-b,Aelod B,,ms_b\n"
+        "ms-c,Aelod C,Not Sure,ms_c\n"
+        "ms-d,Aelod D, undecided ,ms_d\n",
+    )
+    assert [(row.target.id, row.target.stance) for row in targets] == [
+        ("ms-a", "opposed"),
+        ("ms-b", None),
+        ("ms-d", "undecided"),
+    ]
+    assert problems == [
+        "targets.csv:4:14: 'Not Sure' is not a valid id (lower-case letters, digits, '-' and "
+        "'_', starting with a letter or digit)"
+    ]
+    assert targets[0].located.where(("stance",)) == (2, 14)

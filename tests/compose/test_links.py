@@ -11,6 +11,7 @@ from urllib.parse import unquote
 import pytest
 from click.testing import CliRunner
 
+from bot.campaign.model import Target
 from bot.cli import main
 from bot.compose.lengths import count
 from bot.compose.links import (
@@ -23,7 +24,7 @@ from bot.compose.links import (
 )
 from bot.compose.templates import Templates
 from bot.problems import ProblemsFound
-from tests.conftest import MINIMAL_CAMPAIGN
+from tests.conftest import MINIMAL_CAMPAIGN, STANCE_CAMPAIGN
 
 # Welsh in NFD (w + U+0302 circumflex), '#' and '&', a line break, a family emoji (a ZWJ
 # sequence), '+', '=' and '%'.
@@ -286,26 +287,28 @@ def test_wordings_rotate_per_target(check_campaign_text):
         MINIMAL_CAMPAIGN + "asks: [{id: three, wordings: {cy: [un, dau, tri], en: [one]}}]\n"
     )
     ask = report.loaded.campaign.asks[0]
-    given = [wording_for(ask, "cy", "ms-a", counter) for counter in range(6)]
+    ms_a = Target(id="ms-a", name="A")
+    given = [wording_for(ask, "cy", ms_a, counter) for counter in range(6)]
     assert sorted(given) == [1, 1, 2, 2, 3, 3]
     assert all(a != b for a, b in itertools.pairwise(given))
-    assert given == [wording_for(ask, "cy", "ms-a", counter) for counter in range(6)]
-    starts = {wording_for(ask, "cy", f"target-{n}", 0) for n in range(30)}
+    assert given == [wording_for(ask, "cy", ms_a, counter) for counter in range(6)]
+    starts = {wording_for(ask, "cy", Target(id=f"target-{n}", name="T"), 0) for n in range(30)}
     assert starts == {1, 2, 3}  # targets start at different wordings
-    assert {wording_for(ask, "en", "ms-a", n) for n in range(4)} == {1}
+    assert {wording_for(ask, "en", ms_a, n) for n in range(4)} == {1}
     with pytest.raises(ValueError, match="no wordings in 'fr'"):
-        wording_for(ask, "fr", "ms-a", 0)
+        wording_for(ask, "fr", ms_a, 0)
 
 
 @pytest.mark.parametrize("rotate_from", [0, 1, 2, 7])
 def test_ask_links_put_the_next_wording_first(links_of, rotate_from):
     report, links = links_of(LINKS_CAMPAIGN, rotate_from=rotate_from)
     ask = report.loaded.campaign.asks[0]
+    targets = {target.id: target for target in report.loaded.campaign.targets}
     groups: dict[tuple, list[int]] = {}
     for link in links:
         groups.setdefault((link.target_id, link.platform, link.language), []).append(link.wording)
-    for (target, _platform, language), wordings in groups.items():
-        first = wording_for(ask, language, target, rotate_from)
+    for (target_id, _platform, language), wordings in groups.items():
+        first = wording_for(ask, language, targets[target_id], rotate_from)
         n = len(ask.wordings[language])
         assert wordings == [(first - 1 + step) % n + 1 for step in range(n)]
     order = [link.target_id for link in links]
@@ -329,3 +332,93 @@ def test_the_founding_campaign_has_links_for_every_handle():
     assert {link.target_id for link in links} == {
         t.id for t in loaded.campaign.targets if any(t.handles.model_dump().values())
     }
+
+
+def test_rotation_goes_round_only_the_wordings_for_the_targets_stance(check_campaign_text):
+    report = check_campaign_text(STANCE_CAMPAIGN)
+    ask = report.loaded.campaign.asks[0]
+    foe = Target(id="foe", name="F", stance="opposed")
+    given = [wording_for(ask, "en", foe, counter) for counter in range(6)]
+    # The numbers are places in the whole en list (1, 3, 4), each given in turn.
+    assert sorted(given) == [1, 1, 3, 3, 4, 4]
+    assert all(a != b for a, b in itertools.pairwise(given))
+    assert {wording_for(ask, "cy", foe, n) for n in range(4)} == {1, 3}
+    assert {wording_for(ask, "en", Target(id="x", name="X"), n) for n in range(4)} == {1}
+    starts = {
+        wording_for(ask, "en", Target(id=f"t-{n}", name="T", stance="supportive"), 0)
+        for n in range(30)
+    }
+    assert starts == {1, 2, 4}
+    with pytest.raises(ValueError, match="for target 'x' \\(stance 'neutral'\\)"):
+        wording_for(
+            ask.model_copy(update={"wordings": {"en": ask.wordings["en"][1:]}}),
+            "en",
+            Target(id="x", name="X", stance="neutral"),
+            0,
+        )
+
+
+@pytest.mark.parametrize("rotate_from", [0, 1, 2])
+def test_stance_links_keep_their_wording_numbers_and_put_the_next_first(links_of, rotate_from):
+    report, links = links_of(STANCE_CAMPAIGN, rotate_from=rotate_from)
+    targets = {target.id: target for target in report.loaded.campaign.targets}
+    ask = report.loaded.campaign.asks[0]
+    foe_en_x = [k for k in links if (k.target_id, k.language, k.platform) == ("foe", "en", "x")]
+    first = wording_for(ask, "en", targets["foe"], rotate_from)
+    applicable = [1, 3, 4]
+    start = applicable.index(first)
+    assert [k.wording for k in foe_en_x] == applicable[start:] + applicable[:start]
+    third = next(k for k in foe_en_x if k.wording == 3)
+    assert third.text == "@foe_ms, please think again."
+    assert third.token == link_token("demo", "foe", "statement", 3, "x", "en")
+    assert Counter((k.target_id, k.language) for k in links) == {
+        ("ally", "cy"): 2,
+        ("ally", "en"): 3,
+        ("foe", "cy"): 2 * 2,  # x and email
+        ("foe", "en"): 3 * 2,
+        ("unsure", "cy"): 1,
+        ("unsure", "en"): 1,
+    }
+
+
+def test_a_wording_newly_given_to_a_stance_leaves_the_other_numbers_and_tokens_alone(links_of):
+    _, before = links_of(STANCE_CAMPAIGN)
+    # Wording 2 (both languages) now goes to opposed targets instead of supportive ones.
+    _, after = links_of(STANCE_CAMPAIGN.replace("stances: [supportive]}", "stances: [opposed]}"))
+
+    def foe(links: list) -> dict[tuple, str]:
+        return {(k.language, k.platform, k.wording): k.token for k in links if k.target_id == "foe"}
+
+    assert sorted(key for key in foe(after) if key[2] == 2) == [
+        ("cy", "email", 2),
+        ("cy", "x", 2),
+        ("en", "email", 2),
+        ("en", "x", 2),
+    ]
+    assert {key: token for key, token in foe(after).items() if key[2] != 2} == foe(before)
+
+
+def test_the_founding_campaign_thanks_only_its_supportive_targets():
+    root = Path(__file__).resolve().parents[2]
+    from bot.campaign.loader import load_campaign
+
+    loaded, problems = load_campaign(root / "campaigns" / "open-letter-2.yaml")
+    assert problems == []
+    links = ask_links(loaded, Templates(root / "templates"))
+    thanked = {
+        (k.target_id, k.language) for k in links if (k.ask_id, k.wording) == ("ask-network", 3)
+    }
+    assert thanked == {
+        (target, language)
+        for target in ("ms-caerdydd-penarth-a", "ms-gwynedd-maldwyn-h")
+        for language in ("cy", "en")
+    }
+    text = next(
+        k.text
+        for k in links
+        if (k.target_id, k.ask_id, k.wording, k.platform, k.language)
+        == ("ms-gwynedd-maldwyn-h", "ask-network", 3, "email", "cy")
+    )
+    assert text.startswith(
+        "Placeholder Member H (Gwynedd Maldwyn), diolch am gefnogi cydgynhyrchu."
+    )

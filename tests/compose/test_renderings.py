@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import MINIMAL_CAMPAIGN
+from tests.conftest import MINIMAL_CAMPAIGN, STANCE_CAMPAIGN
 
 ASKS = """\
 targets:
@@ -85,3 +85,50 @@ def test_bluesky_byte_limit_is_reported(check_campaign_text):
     assert str(problem).endswith(
         "post 'launch' (en) on bluesky is too long: 3080 UTF-8 bytes, over 3000"
     )
+
+
+def test_each_target_gets_only_the_wordings_for_its_stance_numbered_as_written(
+    check_campaign_text,
+):
+    report = check_campaign_text(STANCE_CAMPAIGN)
+    assert report.problems == []
+    on_x = {
+        (r.target, r.language, r.wording, r.text)
+        for r in report.renderings
+        if r.kind == "ask" and r.platform == "x"
+    }
+    assert on_x == {
+        ("ally", "cy", 1, "@ally_ms, cefnogwch gydgynhyrchu."),
+        ("ally", "cy", 2, "@ally_ms, diolch am eich cefnogaeth."),
+        ("ally", "en", 1, "@ally_ms, please back co-production."),
+        ("ally", "en", 2, "@ally_ms, thank you for your support."),
+        ("ally", "en", 4, "@ally_ms, hear us out."),
+        ("foe", "cy", 1, "@foe_ms, cefnogwch gydgynhyrchu."),
+        ("foe", "cy", 3, "@foe_ms, ailystyriwch os gwelwch yn dda."),
+        ("foe", "en", 1, "@foe_ms, please back co-production."),
+        ("foe", "en", 3, "@foe_ms, please think again."),
+        ("foe", "en", 4, "@foe_ms, hear us out."),
+        ("unsure", "cy", 1, "@unsure_ms, cefnogwch gydgynhyrchu."),
+        ("unsure", "en", 1, "@unsure_ms, please back co-production."),
+    }
+    email = {
+        (r.wording, r.text)
+        for r in report.renderings
+        if r.kind == "ask" and r.platform == "email" and r.language == "en"
+    }
+    assert email == {
+        (1, "Aelod Gwrthwynebus, please back co-production."),
+        (3, "Aelod Gwrthwynebus, please think again."),
+        (4, "Aelod Gwrthwynebus, hear us out."),
+    }
+
+
+def test_an_over_long_stance_wording_points_at_its_text(check_campaign_text):
+    report = check_campaign_text(
+        STANCE_CAMPAIGN.replace("please think again.", 'please think again. {{ "x" * 270 }}')
+    )
+    # Line 25 of the campaign; the text value of the mapping starts at column 18.
+    assert [str(p) for p in report.problems] == [
+        "campaigns/c.yaml:25:18: ask 'statement' wording 3 (en) for target 'foe' on x is too "
+        "long: 299 weighted characters, over the limit of 280"
+    ]
