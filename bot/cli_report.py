@@ -62,7 +62,7 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         from bot.report import collect
         from bot.report_output import render_terminal, to_json, write_csv
         from bot.store.engine import Store
-        from bot.store.migrate import DatabaseNotReady
+        from bot.store.revision import DatabaseNotReady
 
         if since and until and until < since:
             raise click.BadParameter("--until is before --since", param_hint="--until")
