@@ -55,8 +55,6 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
 
         Dates are days in the campaign's time zone; --until includes that whole day.
         """
-        from rich.console import Console
-
         from bot.campaign.loader import load_campaign
         from bot.cli_common import campaign_path_or_exit
         from bot.report import collect
@@ -98,4 +96,6 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         if as_json:
             click.echo(to_json(result))
         elif csv_dir is None and html_file is None:
+            from rich.console import Console  # only the terminal form draws with rich
+
             render_terminal(result, Console(soft_wrap=True, highlight=False))
