@@ -6,10 +6,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from bot import __version__
 from bot.cli_amplify import register as register_amplify_commands
@@ -23,12 +22,18 @@ from bot.cli_web import register as register_web_commands
 from bot.config import Config, load_config
 from bot.problems import ProblemsFound
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 # Commands import their heavy parts (twitter-text, the store, the scheduler, the web server)
-# inside themselves, so each command starts with only what it needs.
+# inside themselves, so each command starts with only what it needs; rich too (JSON output
+# never needs it).
 COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
@@ -169,6 +174,8 @@ def preview(
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
     else:
+        from rich.table import Table
+
         table = Table(title=f"{report.file}: {len(rows)} renderings", show_lines=True)
         for column in ("kind", "id", "lang", "platform", "for", "length", "text"):
             table.add_column(column, overflow="fold")
@@ -215,6 +222,8 @@ def count(texts: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False))
         return
+    from rich.table import Table
+
     table = Table(show_lines=True)
     table.add_column("text", overflow="fold")
     for platform in COUNT_PLATFORMS:

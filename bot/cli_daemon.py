@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
-from rich.table import Table
 
 from bot.cli_common import campaign_path_or_exit
 from bot.config import Config
@@ -182,6 +181,8 @@ def register(main: click.Group, load: object, console: object) -> None:
                 )
             )
             return
+        from rich.table import Table
+
         table = Table(
             title=f"{model.id}: {len(entries)} posts from {begin:%Y-%m-%d %H:%M} UTC, {days} days"
         )

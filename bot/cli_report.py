@@ -55,14 +55,12 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
 
         Dates are days in the campaign's time zone; --until includes that whole day.
         """
-        from rich.console import Console
-
         from bot.campaign.loader import load_campaign
         from bot.cli_common import campaign_path_or_exit
         from bot.report import collect
         from bot.report_output import render_terminal, to_json, write_csv
         from bot.store.engine import Store
-        from bot.store.migrate import DatabaseNotReady
+        from bot.store.revision import DatabaseNotReady
 
         if since and until and until < since:
             raise click.BadParameter("--until is before --since", param_hint="--until")
@@ -98,4 +96,6 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         if as_json:
             click.echo(to_json(result))
         elif csv_dir is None and html_file is None:
+            from rich.console import Console  # only the terminal form draws with rich
+
             render_terminal(result, Console(soft_wrap=True, highlight=False))

@@ -190,13 +190,18 @@ def _day(store: Store, col: Any) -> ColumnElement[str]:
 def _latest_snapshots(campaign_id: str, start: datetime | None, end: datetime | None) -> Any:
     """Each sent post of the campaign (sent in the window) with its latest snapshot before `end`."""
     s = MetricSnapshotRow
-    posts = select(OutboxRow.id).where(
-        OutboxRow.campaign_id == campaign_id, _in(OutboxRow.sent_at, start, end)
+    # A correlated max() per post, not a GROUP BY over all snapshots: with the index on
+    # (outbox_id, at) each post's latest time is one index seek (10,000 seeks instead of a
+    # scan of 1,000,000 index entries: 0.36 s -> 0.05 s on SQLite). Posts without a snapshot
+    # get NULL and drop out in the join below, as they did from the GROUP BY.
+    latest_at = (
+        select(func.max(s.at))
+        .where(s.outbox_id == OutboxRow.id, _in(s.at, None, end))
+        .scalar_subquery()
     )
     latest = (
-        select(s.outbox_id, func.max(s.at).label("at"))
-        .where(s.outbox_id.in_(posts), _in(s.at, None, end))
-        .group_by(s.outbox_id)
+        select(OutboxRow.id.label("outbox_id"), latest_at.label("at"))
+        .where(OutboxRow.campaign_id == campaign_id, _in(OutboxRow.sent_at, start, end))
         .subquery("latest")
     )
     return (

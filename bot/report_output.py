@@ -8,7 +8,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from bot.progress import track
 from bot.report import (
     TABLES,
     TOP,
@@ -52,6 +51,8 @@ def _rows(report: Report, attr: str) -> tuple[list[str], list[list[Any]]]:
 
 def write_csv(report: Report, directory: Path) -> list[Path]:
     """One CSV per table (with a header row even when empty); returns the files written."""
+    from bot.progress import track  # rich: imported only by the outputs that draw
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, attr in track(TABLES, f"writing CSV files to {directory}", total=len(TABLES)):

@@ -65,6 +65,10 @@ class Store:
     def require_migrated(self, *, create_new_sqlite: bool = True) -> None:
         """Refuse (DatabaseNotReady, saying what to run) unless the schema is at the latest
         migration. A SQLite database with no tables at all is migrated here when allowed."""
+        from bot.store.revision import is_current
+
+        if is_current(self.url, self.engine):  # the usual case, answered without Alembic
+            return
         from bot.store.migrate import ensure_ready
 
         ensure_ready(self.url, create_new_sqlite=create_new_sqlite, engine=self.engine)

@@ -24,18 +24,18 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
 
 from bot.store.engine import engine_url, make_engine
+from bot.store.revision import (  # DatabaseNotReady: still importable from here
+    VERSION_TABLE,
+    DatabaseNotReady,
+    missing_sqlite_file,
+)
 from bot.store.tables import Base
 
 log = logging.getLogger("kindling.store")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 INITIAL_REVISION = "0001"
-VERSION_TABLE = "alembic_version"
 UPGRADE_HINT = "run `kindling db upgrade`"
-
-
-class DatabaseNotReady(Exception):
-    """The database's schema is not the one this Kindling needs; the message says what to do."""
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> AlembicConfig:
@@ -76,16 +76,6 @@ def _connect(url: str, engine: Engine | None = None) -> Iterator[Connection]:
             engine.dispose()
 
 
-def _missing_sqlite_file(url: str) -> bool:
-    parsed = engine_url(url)
-    database = parsed.database
-    return (
-        parsed.get_backend_name() == "sqlite"
-        and database not in (None, "", ":memory:")
-        and not Path(str(database)).exists()
-    )
-
-
 def _revision_of(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -96,7 +86,7 @@ def _table_names(connection: Connection) -> list[str]:
 
 def current(url: str, engine: Engine | None = None) -> str | None:
     """The database's revision, None when it has none (new, empty or made before migrations)."""
-    if _missing_sqlite_file(url):
+    if missing_sqlite_file(url):
         return None
     with _connect(url, engine) as connection:
         return _revision_of(connection)
@@ -106,7 +96,7 @@ def check_current(url: str, engine: Engine | None = None) -> str | None:
     """Why this database cannot be used as it is (and what to run), or None when it can."""
     where = shown(url)
     latest = head()
-    if _missing_sqlite_file(url):
+    if missing_sqlite_file(url):
         return f"the database {where} does not exist yet: {UPGRADE_HINT} to create it"
     with _connect(url, engine) as connection:
         revision = _revision_of(connection)
@@ -139,7 +129,7 @@ def ensure_ready(url: str, *, create_new_sqlite: bool = True, engine: Engine | N
     if problem is None:
         return
     fresh_sqlite = engine_url(url).get_backend_name() == "sqlite" and (
-        _missing_sqlite_file(url) or _is_empty(url, engine)
+        missing_sqlite_file(url) or _is_empty(url, engine)
     )
     if create_new_sqlite and fresh_sqlite:
         revision = upgrade(url, engine=engine)
