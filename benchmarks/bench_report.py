@@ -20,7 +20,9 @@ form: output to a pipe, with FORCE_COLOR and COLUMNS=120 so rich renders as for 
 on a campaign file with 50 messages, a pool of 7 quotes, 4 asks and the 800 targets in a CSV
 file (benchmarks/out/command/), next to two start-up baselines in the same session:
 `python -c pass` and `kindling --help`. Each process's CPU time (user + system) is given too:
-the steadier figure on a shared machine. `--only-command` skips the in-process phases.
+the steadier figure on a shared machine. `--only-command` skips the in-process phases;
+`--source DIR` runs the commands from another source tree (e.g. `git archive COMMIT bot | tar
+-x -C DIR`), to compare two versions in one session.
 Verified per run: total clicks 1,000,000, 10,000 posts in the engagement totals.
 Prints a table, then one JSON line (the last line of stdout).
 """
@@ -298,8 +300,12 @@ def command_runs(
     return walls, cpus, out
 
 
-def kindling_argv() -> list[str]:
-    """The `kindling` script installed next to this Python (what users run), else -m bot."""
+def kindling_argv(source: Path | None) -> list[str]:
+    """The `kindling` script installed next to this Python (what users run), else -m bot; or
+    the command line of the source tree `source` (ahead of the installed one on sys.path)."""
+    if source is not None:
+        code = f"import sys; sys.path.insert(0, {str(source)!r}); from bot.cli import main; main()"
+        return [sys.executable, "-c", code]
     script = Path(sys.executable).parent / "kindling"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "bot"]
 
@@ -308,6 +314,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only-command", action="store_true", help="only the whole-command phases")
+    parser.add_argument("--source", type=Path, help="run the commands from this source tree")
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--snapshots", type=int, default=100, help="per post")
     parser.add_argument("--clicks", type=int, default=1_000_000)
@@ -351,7 +358,7 @@ def main() -> int:
         )
 
     config = write_command_fixture(path.parent / "command", path)
-    kindling = [*kindling_argv(), "--config", str(config)]
+    kindling = [*kindling_argv(args.source), "--config", str(config)]
     env = {**os.environ, "COLUMNS": "120"}
     terminal_env = {**env, "FORCE_COLOR": "1"}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {

@@ -324,3 +324,22 @@ def test_cli(store: Store, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_report_type() -> None:
     assert Report("x", ["en"], None, None).as_dict()["top_messages"] == []
+
+
+def test_terminal_cuts_long_group_tables_and_says_where_the_rest_is() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.report import Count, GroupResponse
+    from bot.report_output import GROUP_ROWS
+
+    report = Report("x", ["en"], None, None)
+    report.clicks_by_constituency = [Count(f"C{i:03d}", 1000 - i) for i in range(GROUP_ROWS + 10)]
+    report.responses_by_party = [GroupResponse(f"P{i}", 2, 1, 1) for i in range(GROUP_ROWS)]
+    out = StringIO()
+    render_terminal(report, Console(file=out, width=200))
+    text = " ".join(out.getvalue().split())  # a caption wider than its table wraps
+    assert f"C{GROUP_ROWS - 1:03d}" in text and f"C{GROUP_ROWS:03d}" not in text
+    assert f"{GROUP_ROWS} of {GROUP_ROWS + 10} constituencies (all in --json" in text
+    assert f"P{GROUP_ROWS - 1}" in text and "parties (all in" not in text  # not cut: all fit
