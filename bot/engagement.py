@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, select
 
 from bot.budget import Budget
 from bot.campaign.model import Campaign
@@ -140,11 +140,16 @@ def due_posts(
         .correlate(OutboxRow)
         .scalar_subquery()
     )
+    # A repost or like has no counts of its own: what it did shows on the amplified post.
+    measured = case(
+        (OutboxRow.action.in_(("repost", "like")), OutboxRow.subject_id),
+        else_=OutboxRow.remote_id,
+    )
     query = select(
         OutboxRow.id,
         OutboxRow.campaign_id,
         OutboxRow.platform,
-        OutboxRow.remote_id,
+        measured,
         OutboxRow.sent_at,
         last,
     ).where(

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
+from bot.amplify.outcomes import Amplified, amplified
 from bot.campaign.model import Campaign
 from bot.store.engine import Store
 from bot.store.tables import ClickRow, MetricSnapshotRow, OutboxRow, ResponseRow
@@ -127,6 +128,7 @@ class Report:
     # Only with collect(..., series=True) (the HTML charts): two more passes over the data.
     engagement_per_day: list[Point] = field(default_factory=list)
     clicks_per_day: list[Point] = field(default_factory=list)
+    amplifications: list[Amplified] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -150,6 +152,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("responses_by_party", "responses_by_party"),
     ("engagement_per_day", "engagement_per_day"),
     ("clicks_per_day", "clicks_per_day"),
+    ("amplifications", "amplifications"),
 )
 
 
@@ -201,7 +204,11 @@ def _latest_snapshots(campaign_id: str, start: datetime | None, end: datetime | 
     )
     latest = (
         select(OutboxRow.id.label("outbox_id"), latest_at.label("at"))
-        .where(OutboxRow.campaign_id == campaign_id, _in(OutboxRow.sent_at, start, end))
+        .where(
+            OutboxRow.campaign_id == campaign_id,
+            OutboxRow.action == "post",  # amplifications have their own table
+            _in(OutboxRow.sent_at, start, end),
+        )
         .subquery("latest")
     )
     return (
@@ -306,6 +313,7 @@ def collect(
                 report.engagement_by_platform.append(Engagement(**{**asdict(item), "text": ""}))
         _clicks(session, campaign, report, start, end)
         _responses(session, campaign, report, start, end)
+        report.amplifications = amplified(session, campaign.id, start, end)
         if series:
             _series(store, session, campaign, report, start, end)
     return report

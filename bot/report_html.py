@@ -44,6 +44,14 @@ LABELS: dict[str, dict[str, str]] = {
     "quotes": {"cy": "Dyfynnu", "en": "Quotes"},
     "engagement": {"cy": "Ymgysylltiad", "en": "Engagement"},
     "text": {"cy": "Testun", "en": "Text"},
+    "amplifications": {
+        "cy": "Ymhelaethu ar bostiadau cefnogwyr",
+        "en": "Supporters' posts amplified",
+    },
+    "action": {"cy": "Gweithred", "en": "Action"},
+    "author": {"cy": "Awdur", "en": "Author"},
+    "post": {"cy": "Postiad", "en": "Post"},
+    "sent": {"cy": "Anfonwyd", "en": "Sent"},
     "target": {"cy": "Targed", "en": "Target"},
     "constituency": {"cy": "Etholaeth", "en": "Constituency"},
     "party": {"cy": "Plaid", "en": "Party"},
@@ -311,6 +319,37 @@ def render_html(report: Report, campaign: Campaign, *, chart_series: int = 8) ->
                     r.last_at,
                 ]
                 for r in report.responses_by_target
+            ),
+            none,
+        ),
+    )
+    section(
+        "amplifications",
+        _table(
+            [
+                t("platform"),
+                t("action"),
+                t("author"),
+                t("sent"),
+                t("likes"),
+                t("reposts"),
+                t("replies"),
+                t("quotes"),
+                t("post"),
+            ],
+            (
+                [
+                    a.platform,
+                    a.action,
+                    a.author,
+                    a.sent_at,
+                    a.likes,
+                    a.reposts,
+                    a.replies,
+                    a.quotes,
+                    a.url,
+                ]
+                for a in report.amplifications
             ),
             none,
         ),

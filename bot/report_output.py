@@ -8,6 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from bot.amplify.outcomes import Amplified
 from bot.report import (
     TABLES,
     TOP,
@@ -56,6 +57,7 @@ def _rows(report: Report, attr: str) -> tuple[list[str], list[list[Any]]]:
         "responses_by_party": GroupResponse,
         "engagement_per_day": Point,
         "clicks_per_day": Point,
+        "amplifications": Amplified,
     }[attr]
     names = [f.name for f in fields(kind)]
     if kind is TargetResponse:

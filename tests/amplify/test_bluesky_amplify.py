@@ -195,3 +195,69 @@ def test_supporters_post_is_reposted_once_strangers_and_blocked_are_not(
         main, ["--config", str(tmp_path / "config.toml"), "unamplify", str(reposted.id)], env=env
     )
     assert again.exit_code == 1 and "has not amplified it" in again.output
+
+
+def test_the_running_daemon_discovers_and_reposts_a_supporters_post(
+    bluesky_network: BlueskyNetwork, tmp_path: Path
+) -> None:
+    """`kindling run`'s wiring: the amplify job runs at start, plans, and the publish job sends."""
+    import threading
+
+    from bot.config import GeneralSettings
+    from bot.daemon import Daemon
+
+    network = bluesky_network
+    run = uuid.uuid4().hex[:8]
+    tag = f"Daemon{run}"
+    friend = network.create_account(f"friend{run}")
+    stranger = network.create_account(f"other{run}")
+    liked = network.login(friend.name).create(
+        "app.bsky.feed.post", {"text": f"Please read the letter #{tag}", "langs": ["en"]}
+    )
+    network.login(stranger.name).create(
+        "app.bsky.feed.post", {"text": f"Meh #{tag}", "langs": ["en"]}
+    )
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "templates").mkdir()
+    today = datetime.now(UTC).date()
+    (tmp_path / "campaigns" / "amp.yaml").write_text(
+        f"id: amp\nname: {{en: Amp}}\nlanguages: [en]\ntimezone: UTC\n"
+        f"active: {{start: {today}, end: {today + timedelta(days=2)}}}\nplatforms: [bluesky]\n"
+        f"hashtags: [{tag}]\nsupporters:\n  - name: Friend\n    handles: {{bluesky: {friend.handle}}}\n"
+        f"amplify:\n  platforms: [bluesky]\n  action: like\n  min_spacing_minutes: 0\n"
+    )
+    account = network.account("kindling")
+    settings = Settings(
+        paths=PathsSettings(data=str(tmp_path / "data")),
+        general=GeneralSettings(timezone="UTC"),
+        bluesky=BlueskySettings(
+            service_url=network.pds_url, handle=account.handle, timeout_seconds=10
+        ),
+    )
+    secret = {"KINDLING_BLUESKY_APP_PASSWORD": SecretStr(account.password)}
+    config = Config(settings, tmp_path, Secrets(secret))
+    store = Store(config.database_url)
+    store.create_tables()
+    store.dispose()
+    bot = adapter(network, tmp_path / "probe")
+    poll(lambda: len(bot.search([f"#{tag}"]).posts) == 2 or None, timeout=30)
+    bot.close()
+    daemon = Daemon(config, dry_run=False)
+    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
+    runner.start()
+    reader = network.login("supporter")
+    try:
+
+        def likes() -> list[str]:
+            records = reader.list_records(account.did, "app.bsky.feed.like")
+            return [r["value"]["subject"]["uri"] for r in records]
+
+        assert poll(lambda: liked["uri"] in likes() or None, timeout=30)
+    finally:
+        daemon.stop_event.set()
+        runner.join(timeout=30)
+    subjects = likes()
+    assert subjects.count(liked["uri"]) == 1
+    with Store(config.database_url).read() as session:
+        states = {c.author_handle: c.state for c in session.query(CandidateRow)}
+    assert states == {friend.handle: "planned", stranger.handle: "skipped"}
