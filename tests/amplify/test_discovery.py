@@ -4,10 +4,8 @@ adapters themselves are tested against the real Bluesky network and the fake X s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,35 +16,13 @@ from bot.amplify.planning import plan_approved
 from bot.amplify.rules import judge
 from bot.amplify.sources import same_link, sources_for
 from bot.budget import Budget
-from bot.campaign.model import Campaign
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import FoundPage, FoundPost, RateLimited, Subject
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
+from tests.amplify.conftest import make_campaign
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 in London
-
-
-def make_campaign(**amplify: Any) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": "demo",
-            "name": {"en": "Demo"},
-            "languages": ["en", "cy"],
-            "active": {"start": "2026-12-01", "end": "2027-02-28"},
-            "quiet_hours": {"start": "21:00", "end": "08:00"},
-            "platforms": ["x", "bluesky"],
-            "hashtags": ["Demo"],
-            "links": {"letter": "https://example.org/letter"},
-            "supporters": [
-                {"name": "Friend", "handles": {"bluesky": "friend.test", "x": "friend"}}
-            ],
-            "targets": [
-                {"id": "ms", "name": "An MS", "handles": {"bluesky": "ms.test", "x": "the_ms"}}
-            ],
-            "amplify": {"platforms": ["bluesky", "x"], "links": ["letter"], **amplify},
-        }
-    )
 
 
 def post(number: int, author: str = "friend.test", **fields: Any) -> FoundPost:
@@ -94,14 +70,6 @@ class RecordingNetwork:
         return FoundPage(
             chunk, str(start + size) if more else None, chunk[0].remote_id[-6:] if chunk else None
         )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    made = Store(f"sqlite:///{tmp_path / 'kindling.sqlite3'}")
-    made.create_tables()
-    yield made
-    made.dispose()
 
 
 def discovery(store: Store, **settings: Any) -> Discovery:

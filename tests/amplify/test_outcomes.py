@@ -4,11 +4,7 @@ those counts, apart from the campaign's own messages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.engagement import due_posts, poll_metrics
 from bot.platforms.base import Metrics
@@ -16,17 +12,9 @@ from bot.platforms.simulated import SimulatedPlatform
 from bot.report import collect
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, MetricSnapshotRow, OutboxRow
-from tests.amplify.test_discovery import make_campaign
+from tests.amplify.conftest import make_campaign
 
 SENT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    made = Store(f"sqlite:///{tmp_path / 'kindling.sqlite3'}")
-    made.create_tables()
-    yield made
-    made.dispose()
 
 
 def add(store: Store, action: str, remote_id: str, subject: str | None, author: str = "") -> int:
