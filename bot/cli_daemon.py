@@ -151,6 +151,9 @@ def register(main: click.Group, load: object, console: object) -> None:
         begin = parse_moment(start, zone, datetime.now(UTC)) if start else first
         entries = simulate_timeline(active, begin, begin + timedelta(days=days), config.settings)
         total = sum(e.cost_usd for e in entries if e.status == "post")
+        from bot.amplify.forecast import amplification_forecast, describe
+
+        forecast = amplification_forecast(model, config.settings, days)
         if as_json:
             click.echo(
                 json.dumps(
@@ -159,6 +162,7 @@ def register(main: click.Group, load: object, console: object) -> None:
                         "from": begin.isoformat(),
                         "days": days,
                         "x_spend_usd": round(total, 4),
+                        "amplification": forecast,
                         "posts": [
                             {
                                 "due": e.post.slot.due.isoformat(),
@@ -208,6 +212,8 @@ def register(main: click.Group, load: object, console: object) -> None:
             f"X spend forecast: ${total:.2f} (monthly budget ${config.settings.x.monthly_budget_usd:.2f})"
             + (f"; {stopped} X post(s) would be stopped by the budget" if stopped else "")
         )
+        if forecast is not None:
+            click.echo(describe(forecast, days))
 
     @main.command()
     @click.argument("campaign")
