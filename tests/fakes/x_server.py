@@ -48,8 +48,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.x_amplify import AMPLIFY_HANDLERS
 from tests.fakes.x_endpoints import (
-    HANDLERS,
+    HANDLERS as POSTING_HANDLERS,
+)
+from tests.fakes.x_endpoints import (
     LIVE_TWEET_FIELDS,
     Answer,
     fault_answer,
@@ -65,6 +68,7 @@ SPEC_CANDIDATES = (_REPO / "tests" / "specs" / SPEC_NAME,)
 OAUTH_REQUIRED = set(
     ["consumer_key", "token", "signature_method", "signature", "timestamp", "nonce"]
 )
+HANDLERS = POSTING_HANDLERS | AMPLIFY_HANDLERS
 _ROUTES = [(r, re.compile(re.sub(r"\{\w+\}", "[^/]+", r.split(" ", 1)[1]))) for r in HANDLERS]
 
 
@@ -170,6 +174,8 @@ class XFakeApi:
         fields = self._fields(request, entry)
         with state.lock:
             fault = next((f for f in state.faults if f.matches(route, entry.path)), None)
+            if fault and fault.skip > 0:  # this call passes; a later one fails
+                fault.skip, fault = fault.skip - 1, None
             if fault:
                 fault.count -= 1
                 state.faults = [f for f in state.faults if f.count > 0]
@@ -181,6 +187,8 @@ class XFakeApi:
         with state.lock:
             params = result.parameters
             status, payload = HANDLERS[route](state, params.path, params.query, fields, result.body)
+            if entry.method == "GET" and isinstance(payload.get("data"), list):
+                state.reads[route] = state.reads.get(route, 0) + len(payload["data"])
         return await self._fault(fault) if fault else JSONResponse(payload, status)
 
     def _authenticate(self, request: Request, body: bytes, route: str, entry: Received) -> None:
