@@ -52,7 +52,8 @@ def _search(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tup
     """Posts of the last 7 days that match the query (see x_query.py), newest first."""
     try:
         test = compile_query(query["query"], s)
-    except QueryError as exc:
+    except QueryError as exc:  # a client mistake, like a request the spec refuses
+        s.violations.append(f"GET /2/tweets/search/recent: query {query['query']!r}: {exc}")
         raise Answer(invalid(str(exc), {"query": [query["query"]]})) from exc
     oldest = datetime.now(UTC) - RECENT
     since = query.get("since_id")
@@ -61,6 +62,7 @@ def _search(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tup
             f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id created after "
             f"{oldest:%Y-%m-%dT%H:%MZ}."
         )
+        s.violations.append(f"GET /2/tweets/search/recent: {message}")
         raise Answer(invalid(message, {"since_id": [since]}))
     token = query.get("next_token") or query.get("pagination_token")
     if token and not token.isdigit():  # the fake's tokens are the last id of the page before
