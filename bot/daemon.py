@@ -351,4 +351,3 @@ def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | N
         "state": state,
         "reason": reason,
     }
-

@@ -172,8 +172,10 @@ class XPlatform:
         if post.action == "like":
             return self._find_like(_subject(post))
         since = min(post.slot, datetime.now(UTC)) - RECONCILE_MARGIN
-        own = self._own_posts(RECONCILE_LIMIT, start_time=since)
-        if post.action == "repost":
+        # Retweets only when looking for one: many would crowd posts out of the posts read.
+        retweets = post.action == "repost"
+        own = self._own_posts(RECONCILE_LIMIT, start_time=since, retweets=retweets)
+        if retweets:
             subject = _subject(post)
             made = [d for d in own if references(d).get("retweeted") == subject.remote_id]
             return (
@@ -212,9 +214,10 @@ class XPlatform:
         return Published(root_id, self._url(root_id), created_at(root), tuple(replies))
 
     def recent_own_posts(self, limit: int = 100) -> list[OwnPost]:
+        """The account's own words: posts, replies and quotes, not its plain retweets."""
         return [
             OwnPost(str(d["id"]), html.unescape(d["text"]), created_at(d), self._url(str(d["id"])))
-            for d in self._own_posts(limit)
+            for d in self._own_posts(limit, retweets=False)
         ]
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
@@ -416,8 +419,11 @@ class XPlatform:
                 raise tweepy.HTTPException(response)
             return dict(response.json())
 
-    def _own_posts(self, limit: int, start_time: datetime | None = None) -> list[dict[str, Any]]:
-        """The account's latest posts (replies included), newest first, as X's raw dicts."""
+    def _own_posts(
+        self, limit: int, start_time: datetime | None = None, *, retweets: bool
+    ) -> list[dict[str, Any]]:
+        """The account's latest posts (replies included; retweets if `retweets`), newest
+        first, as X's raw dicts."""
         user_id, posts, token = self._me().id, [], None
         while len(posts) < limit:
             with self._calling("own posts", "GET /2/users/{id}/tweets"):
@@ -426,6 +432,7 @@ class XPlatform:
                     max_results=min(100, max(5, limit - len(posts))),
                     pagination_token=token,
                     start_time=start_time,
+                    exclude=None if retweets else ["retweets"],
                     tweet_fields=POST_FIELDS,
                     user_auth=True,
                 )

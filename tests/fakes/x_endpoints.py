@@ -145,7 +145,9 @@ def _timeline(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> t
     posts = [
         p
         for p in s.posts.values()
-        if p.author_id == path["id"] and not ("replies" in exclude and p.in_reply_to)
+        if p.author_id == path["id"]
+        and not ("replies" in exclude and p.in_reply_to)
+        and not ("retweets" in exclude and p.retweet_of)
     ]
     return 200, s.page(posts, query, *fields)
 

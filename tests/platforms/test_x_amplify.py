@@ -374,3 +374,55 @@ def test_reconcile_finds_amplifications_a_crash_left_unconfirmed(
     assert [c.param("max_results") for c in state.calls("GET /2/users/{id}/liked_tweets")] == [
         "100"
     ] * 3
+
+
+def test_own_posts_leave_retweets_out(x_platform: XPlatform, x_fake: XFakeServer) -> None:
+    """A busy amplifier's retweets must not crowd its posts out of the 200 read to reconcile."""
+    state = x_fake.state
+    slot = NOW - timedelta(minutes=30)
+    posted = state.add_post("Ein neges", created_at=slot + timedelta(seconds=1))
+    for n in range(210):
+        subject = state.add_post(f"Cefnogaeth {n}", author=f"c{n % 5}", created_at=slot)
+        state.add_post("", retweet_of=subject)  # the account's retweet, made just now
+    found = x_platform.find_published(request("Ein neges", slot=slot))
+    assert found is not None and found.remote_id == posted
+    assert [p.remote_id for p in x_platform.recent_own_posts(10)] == [posted]
+    calls = state.calls("GET /2/users/{id}/tweets")
+    assert {c.param("exclude") for c in calls} == {"retweets"}
+
+
+def test_the_fake_is_seeded_and_read_over_http(x_fake: XFakeServer) -> None:
+    """The daemon tests drive the standalone fake over /_fake: seeding searchable posts and
+    reading back retweets, likes and the read count."""
+    url = x_fake.url
+    requests.post(f"{url}/_fake/config", json={"shorten_urls": True}, timeout=5).raise_for_status()
+    made = NOW - timedelta(hours=1)
+    seeded = requests.post(
+        f"{url}/_fake/post",
+        json={
+            "text": "Ymunwch #Senedd2026 https://example.org/a",
+            "author": "cefnogwr",
+            "lang": "cy",
+            "created_at": made.isoformat(),
+        },
+        timeout=5,
+    ).json()["id"]
+    reply = requests.post(
+        f"{url}/_fake/post",
+        json={"text": "ie #Senedd2026", "author": "ateb", "in_reply_to": seeded},
+        timeout=5,
+    ).json()["id"]
+    query = {"query": "#senedd2026", "tweet.fields": "entities,lang,in_reply_to_user_id"}
+    query |= {"expansions": "author_id,in_reply_to_user_id", "user.fields": "username"}
+    found = requests.get(f"{url}/2/tweets/search/recent", params=query, auth=oauth(), timeout=5)
+    replied, first = found.json()["data"]
+    assert (first["id"], first["lang"], replied["id"]) == (seeded, "cy", reply)
+    assert first["entities"]["urls"][0]["expanded_url"] == "https://example.org/a"
+    assert first["entities"]["urls"][0]["url"].startswith("https://t.co/")
+    assert replied["in_reply_to_user_id"] == x_fake.state.posts[seeded].author_id
+    requests.post(
+        f"{url}/2/users/{ACCOUNT.user_id}/likes", json={"tweet_id": seeded}, auth=oauth(), timeout=5
+    ).raise_for_status()
+    state = requests.get(f"{url}/_fake/state", timeout=5).json()
+    assert (state["likes"], state["retweets"], state["posts_read"]) == ([seeded], {}, 2)
+    assert state["reads"] == {SEARCH: 2}
