@@ -53,6 +53,8 @@ from bot.platforms.x_found import (
     confirm,
     found_page,
     search_query,
+    subject_of,
+    subject_url,
     usable_since,
 )
 from bot.platforms.x_support import (
@@ -60,6 +62,7 @@ from bot.platforms.x_support import (
     XSession,
     created_at,
     fingerprint,
+    mention_of,
     never_sent,
     references,
     reset_at,
@@ -147,10 +150,10 @@ class XPlatform:
         repost or like of the subject: Published carries the subject's id for those, as X undoes
         them by it. A second repost or like of the same post counts as published."""
         if post.action in ("repost", "like"):
-            return self._amplify(post.action, _subject(post))
+            return self._amplify(post.action, subject_of(post))
         if post.action not in ("post", "quote"):
             raise Rejected(PLATFORM, f"{post.key}: unknown action {post.action!r}")
-        quoted = _subject(post).remote_id if post.action == "quote" else None
+        quoted = subject_of(post).remote_id if post.action == "quote" else None
         media_ids = [self._upload(image) for image in post.images]
         root = self._create(post.text, media_ids=media_ids, quote_of=quoted)
         replies: list[str] = []
@@ -170,21 +173,21 @@ class XPlatform:
         """Own posts since the slot: a post or quote by its text (a quote must quote the
         subject), a repost as the retweet of the subject; a like among the latest likes."""
         if post.action == "like":
-            return self._find_like(_subject(post))
+            return self._find_like(subject_of(post))
         since = min(post.slot, datetime.now(UTC)) - RECONCILE_MARGIN
         # Retweets only when looking for one: many would crowd posts out of the posts read.
         retweets = post.action == "repost"
         own = self._own_posts(RECONCILE_LIMIT, start_time=since, retweets=retweets)
         if retweets:
-            subject = _subject(post)
+            subject = subject_of(post)
             made = [d for d in own if references(d).get("retweeted") == subject.remote_id]
             return (
-                Published(subject.remote_id, _url_of(subject), created_at(made[0]))
+                Published(subject.remote_id, subject_url(subject), created_at(made[0]))
                 if made
                 else None
             )
         wanted = fingerprint(post.text)
-        quoted = _subject(post).remote_id if post.action == "quote" else None
+        quoted = subject_of(post).remote_id if post.action == "quote" else None
         roots = [
             d
             for d in own
@@ -266,7 +269,7 @@ class XPlatform:
                     str(u.data["id"]): str(u.data["username"])
                     for u in response.includes.get("users", [])
                 }
-                found += [self._mention(t.data, users, user_id) for t in response.data or []]
+                found += [mention_of(t.data, users, user_id) for t in response.data or []]
             if newest == cursor and response.meta.get("newest_id"):
                 newest = str(response.meta["newest_id"])
             token = response.meta.get("next_token")
@@ -334,7 +337,7 @@ class XPlatform:
                 confirm(answer.data, answer.errors, flag)
         except Duplicate:  # "already retweeted/liked": what we wanted exists
             log.info("x: %s of %s was already there", action, subject.remote_id)
-        return Published(subject.remote_id, _url_of(subject))
+        return Published(subject.remote_id, subject_url(subject))
 
     def _find_like(self, subject: Subject) -> Published | None:
         with self._calling("liked posts", "GET /2/users/{id}/liked_tweets"):
@@ -343,7 +346,9 @@ class XPlatform:
             )
             liked = {str(t.data["id"]) for t in response.data or []}
         return (
-            Published(subject.remote_id, _url_of(subject)) if subject.remote_id in liked else None
+            Published(subject.remote_id, subject_url(subject))
+            if subject.remote_id in liked
+            else None
         )
 
     def _search(self, what: str, query: str, newer_than: str | None, page: str | None) -> FoundPage:
@@ -354,6 +359,7 @@ class XPlatform:
                 since_id=since,
                 next_token=page,
                 max_results=100,
+                sort_order="recency",  # newest first, whatever X's default may become
                 tweet_fields=SEARCH_FIELDS,
                 expansions=SEARCH_EXPANSIONS,
                 user_fields=["username"],
@@ -442,22 +448,6 @@ class XPlatform:
                 break
         return posts[:limit]
 
-    def _mention(self, data: dict[str, Any], users: dict[str, str], me: str) -> Mention:
-        """A reply to the account, a quote, or a mention (a reply to someone else that names
-        the account is a mention). `in_reply_to`: the post replied to or quoted."""
-        refs = references(data)
-        to_us = str(data.get("in_reply_to_user_id", me)) == me
-        kind, target = "mention", None
-        if "replied_to" in refs and to_us:
-            kind, target = "reply", refs["replied_to"]
-        elif "quoted" in refs:
-            kind, target = "quote", refs["quoted"]
-        author = str(data.get("author_id", ""))
-        handle = users.get(author, "")
-        url = f"https://x.com/{handle or 'i/web'}/status/{data['id']}"
-        text = html.unescape(data["text"])
-        return Mention(str(data["id"]), kind, author, handle, text, created_at(data), url, target)
-
     @contextmanager
     def _calling(self, what: str, route: str, *, create: bool = False) -> Iterator[None]:
         """The one place where failures become base.py's errors. `create`: the call may have
@@ -509,16 +499,6 @@ class XPlatform:
         if status >= 500:
             return (Ambiguous if create else Transient)(PLATFORM, message)
         return Rejected(PLATFORM, message)
-
-
-def _subject(post: PostRequest) -> Subject:
-    if post.subject is None or not post.subject.remote_id.isdigit():
-        raise Rejected(PLATFORM, f"{post.key}: a {post.action} needs the X post id to act on")
-    return post.subject
-
-
-def _url_of(subject: Subject) -> str:
-    return subject.url or f"https://x.com/i/web/status/{subject.remote_id}"
 
 
 def _not_found(exc: Rejected) -> bool:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.platforms.base import FoundPage, FoundPost, Rejected
+from bot.platforms.base import FoundPage, FoundPost, PostRequest, Rejected, Subject
 from bot.platforms.x_support import created_at, references
 
 PLATFORM = "x"
@@ -44,6 +44,17 @@ _TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 class XRefusal(Exception):
     """X answered 200 with only `errors` (e.g. the post to like does not exist): for `_calling`
     in x.py to map, like every other failure."""
+
+
+def subject_of(post: PostRequest) -> Subject:
+    """The post a repost, like or quote acts on; Rejected without a usable X post id."""
+    if post.subject is None or not post.subject.remote_id.isdigit():
+        raise Rejected(PLATFORM, f"{post.key}: a {post.action} needs the X post id to act on")
+    return post.subject
+
+
+def subject_url(subject: Subject) -> str:
+    return subject.url or f"https://x.com/i/web/status/{subject.remote_id}"
 
 
 def query_term(term: str) -> str:

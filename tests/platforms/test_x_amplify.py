@@ -111,6 +111,7 @@ def test_search_maps_every_field(x_platform: XPlatform, x_fake: XFakeServer) -> 
     [call] = state.calls(SEARCH)
     assert call.param("query") == '(#senedd2026 OR url:"example.org/llythyr") -is:retweet'
     assert call.param("max_results") == "100" and call.param("user.fields") == "username"
+    assert call.param("sort_order") == "recency"
     assert call.param("expansions") == "author_id,in_reply_to_user_id"
     assert set(call.param("tweet.fields").split(",")) == {  # type: ignore[union-attr]
         "created_at",
