@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.fakes.x_endpoints import HANDLERS as POSTING
 from tests.fakes.x_endpoints import PROBLEMS, Answer, Handler, invalid, problem
 from tests.fakes.x_query import QueryError, compile_query
 from tests.fakes.x_state import RECENT, XFakeState
@@ -126,7 +127,7 @@ def _liked(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tupl
     return 200, out
 
 
-AMPLIFY_HANDLERS: dict[str, Handler] = {
+AMPLIFYING: dict[str, Handler] = {
     "GET /2/tweets/search/recent": _search,
     "POST /2/users/{id}/retweets": _retweet,
     "DELETE /2/users/{id}/retweets/{source_tweet_id}": _unretweet,
@@ -134,3 +135,5 @@ AMPLIFY_HANDLERS: dict[str, Handler] = {
     "DELETE /2/users/{id}/likes/{tweet_id}": _unlike,
     "GET /2/users/{id}/liked_tweets": _liked,
 }
+# Every endpoint of the fake: posting (x_endpoints.py) and amplifying.
+HANDLERS = POSTING | AMPLIFYING
