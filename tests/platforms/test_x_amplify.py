@@ -20,6 +20,7 @@ from bot.platforms.base import (
     RateLimited,
     Rejected,
     Subject,
+    Transient,
 )
 from bot.platforms.x import XPlatform
 from tests.fakes.x_server import XFakeServer
@@ -427,3 +428,26 @@ def test_the_fake_is_seeded_and_read_over_http(x_fake: XFakeServer) -> None:
     state = requests.get(f"{url}/_fake/state", timeout=5).json()
     assert (state["likes"], state["retweets"], state["posts_read"]) == ([seeded], {}, 2)
     assert state["reads"] == {SEARCH: 2}
+
+
+def test_undo_and_search_failures_map_like_every_call(
+    x_platform: XPlatform, x_fake: XFakeServer
+) -> None:
+    state = x_fake.state
+    subject = _subject(x_fake)
+    x_platform.publish(_amplify("like", subject))
+    state.fail_next("error", route="DELETE /2/users/{id}/likes/{tweet_id}", status=404)
+    x_platform.unamplify("like", subject.remote_id, subject)  # a 404: already gone
+    assert list(state.likes) == [subject.remote_id]  # the fault answered, nothing changed
+    state.fail_next("error", route="DELETE /2/users/{id}/likes/{tweet_id}", status=400)
+    with pytest.raises(Rejected, match="undo like: 400"):
+        x_platform.unamplify("like", subject.remote_id, subject)
+    state.fail_next("rate_limit", route="DELETE /2/users/{id}/retweets/{source_tweet_id}")
+    with pytest.raises(RateLimited):
+        x_platform.unamplify("repost", subject.remote_id, subject)
+    with pytest.raises(Rejected, match="cannot undo 'post'"):
+        x_platform.unamplify("post", subject.remote_id, subject)
+    state.fail_next("error", route=SEARCH, status=503)
+    with pytest.raises(Transient):  # a read: safe to repeat, never Ambiguous
+        x_platform.search(["#Senedd2026"])
+    assert [p.remote_id for p in x_platform.search(["#Senedd2026"]).posts] == [subject.remote_id]
