@@ -351,3 +351,4 @@ def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | N
         "state": state,
         "reason": reason,
     }
+

@@ -70,13 +70,5 @@ def configure(settings: LoggingSettings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
     # Libraries' own request logs could carry credentials in URLs or headers.
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "urllib3",
-        "requests_oauthlib",
-        "oauthlib",
-        "apscheduler",
-        "alembic",
-    ):
+    for noisy in ("httpx", "httpcore", "urllib3", "requests_oauthlib", "oauthlib", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

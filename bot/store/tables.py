@@ -123,9 +123,7 @@ class LinkRow(Base):
     wording: Mapped[int] = mapped_column(Integer)
     platform: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(
-        Text
-    )  # for mastodon: the text only; the instance is the supporter's
+    url: Mapped[str] = mapped_column(Text)  # for mastodon: the text only; the instance is the supporter's
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_links_campaign", "campaign_id"),)
@@ -152,16 +150,7 @@ class ClickRow(Base):
         Index("ix_clicks_campaign_at", "campaign_id", "at"),
         Index("ix_clicks_target", "campaign_id", "target_id"),
         # Covers `kindling report`'s grouping of clicks (1,000,000 rows: 2.8 s -> 0.2 s).
-        Index(
-            "ix_clicks_report",
-            "campaign_id",
-            "target_id",
-            "ask_id",
-            "wording",
-            "platform",
-            "language",
-            "at",
-        ),
+        Index("ix_clicks_report", "campaign_id", "target_id", "ask_id", "wording", "platform", "language", "at"),
     )
 
 
