@@ -5,6 +5,10 @@ the configured base URL instead of tweepy's hard-coded api.twitter.com, a timeou
 x-rate-limit-* headers of every answer remembered, so a used-up window raises `RateLimited`
 without calling X. Read calls pass `user_auth=True` (else tweepy sends `Bearer None`). Every
 failure is mapped to base.py's errors in one place, `_calling`; nothing else escapes.
+
+Amplifying (issue 6): `search`/`author_posts` through recent search (the query and the reading
+of answers are in x_found.py), repost and like as `publish` actions that X undoes by the source
+post's id, quote as a post with `quote_tweet_id`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from bot.platforms.base import (
     Ambiguous,
     AuthFailed,
     Duplicate,
+    FoundPage,
     Image,
     Mention,
     MentionPage,
@@ -37,13 +42,27 @@ from bot.platforms.base import (
     Published,
     RateLimited,
     Rejected,
+    Subject,
     Transient,
+)
+from bot.platforms.x_found import (
+    SEARCH_EXPANSIONS,
+    SEARCH_FIELDS,
+    XRefusal,
+    author_query,
+    confirm,
+    found_page,
+    search_query,
+    subject_of,
+    subject_url,
+    usable_since,
 )
 from bot.platforms.x_support import (
     RateWindow,
     XSession,
     created_at,
     fingerprint,
+    mention_of,
     never_sent,
     references,
     reset_at,
@@ -62,6 +81,9 @@ CREDENTIAL_VARIABLES = (
 )
 RECONCILE_MARGIN = timedelta(hours=1)  # clock skew allowance before the slot
 RECONCILE_LIMIT = 200  # own posts read at most when reconciling (X bills per post read)
+LIKES_READ = 100  # the latest likes read to reconcile a like: the first page, at most
+# X's answers to a second retweet or like (v1.1 refused them; v2 answers 200 retweeted/liked)
+ALREADY = re.compile(r"already (retweeted|reposted|liked|favorited)", re.IGNORECASE)
 MENTION_PAGES = 5  # pages of 100 followed after a cursor
 ALT_TEXT_LIMIT = 1000  # characters, as the spec's CreateMediaMetadata says
 POST_FIELDS = ["created_at", "conversation_id", "referenced_tweets"]
@@ -78,6 +100,7 @@ class XPlatform:
 
     name = "x"
     metrics_batch = 100
+    combines_terms = True  # X's search takes every term in one query, joined by OR
 
     def __init__(
         self,
@@ -123,8 +146,16 @@ class XPlatform:
         return self._account
 
     def publish(self, post: PostRequest) -> Published:
+        """A post (with images and a thread), a quote (the same, quoting the subject), or a
+        repost or like of the subject: Published carries the subject's id for those, as X undoes
+        them by it. A second repost or like of the same post counts as published."""
+        if post.action in ("repost", "like"):
+            return self._amplify(post.action, subject_of(post))
+        if post.action not in ("post", "quote"):
+            raise Rejected(PLATFORM, f"{post.key}: unknown action {post.action!r}")
+        quoted = subject_of(post).remote_id if post.action == "quote" else None
         media_ids = [self._upload(image) for image in post.images]
-        root = self._create(post.text, media_ids=media_ids)
+        root = self._create(post.text, media_ids=media_ids, quote_of=quoted)
         replies: list[str] = []
         for number, text in enumerate(post.thread, start=1):
             try:
@@ -139,13 +170,30 @@ class XPlatform:
         return Published(root, self._url(root), thread_ids=tuple(replies))
 
     def find_published(self, post: PostRequest) -> Published | None:
+        """Own posts since the slot: a post or quote by its text (a quote must quote the
+        subject), a repost as the retweet of the subject; a like among the latest likes."""
+        if post.action == "like":
+            return self._find_like(subject_of(post))
         since = min(post.slot, datetime.now(UTC)) - RECONCILE_MARGIN
-        own = self._own_posts(RECONCILE_LIMIT, start_time=since)
+        # Retweets only when looking for one: many would crowd posts out of the posts read.
+        retweets = post.action == "repost"
+        own = self._own_posts(RECONCILE_LIMIT, start_time=since, retweets=retweets)
+        if retweets:
+            subject = subject_of(post)
+            made = [d for d in own if references(d).get("retweeted") == subject.remote_id]
+            return (
+                Published(subject.remote_id, subject_url(subject), created_at(made[0]))
+                if made
+                else None
+            )
         wanted = fingerprint(post.text)
+        quoted = subject_of(post).remote_id if post.action == "quote" else None
         roots = [
             d
             for d in own
-            if fingerprint(d["text"], from_x=True) == wanted and "replied_to" not in references(d)
+            if fingerprint(d["text"], from_x=True) == wanted
+            and not {"replied_to", "retweeted"} & set(references(d))
+            and references(d).get("quoted") == quoted
         ]
         if not roots:
             return None
@@ -169,9 +217,10 @@ class XPlatform:
         return Published(root_id, self._url(root_id), created_at(root), tuple(replies))
 
     def recent_own_posts(self, limit: int = 100) -> list[OwnPost]:
+        """The account's own words: posts, replies and quotes, not its plain retweets."""
         return [
             OwnPost(str(d["id"]), html.unescape(d["text"]), created_at(d), self._url(str(d["id"])))
-            for d in self._own_posts(limit)
+            for d in self._own_posts(limit, retweets=False)
         ]
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
@@ -220,7 +269,7 @@ class XPlatform:
                     str(u.data["id"]): str(u.data["username"])
                     for u in response.includes.get("users", [])
                 }
-                found += [self._mention(t.data, users, user_id) for t in response.data or []]
+                found += [mention_of(t.data, users, user_id) for t in response.data or []]
             if newest == cursor and response.meta.get("newest_id"):
                 newest = str(response.meta["newest_id"])
             token = response.meta.get("next_token")
@@ -237,27 +286,109 @@ class XPlatform:
             with self._calling("delete post", "DELETE /2/tweets/{id}"):
                 deleted = self._client.delete_tweet(remote_id, user_auth=True).data["deleted"]
         except Rejected as exc:
-            if getattr(getattr(exc.__cause__, "response", None), "status_code", None) != 404:
+            if not _not_found(exc):
                 raise
             deleted = False
         log.info("x: deleted %s%s", remote_id, "" if deleted else " (it was already gone)")
 
+    # --- amplifying ---------------------------------------------------------------------------
+    def search(
+        self, terms: Sequence[str], *, newer_than: str | None = None, page: str | None = None
+    ) -> FoundPage:
+        """Posts of the last 7 days with any of `terms`, newest first, 100 a page."""
+        return self._search("search", search_query(terms), newer_than, page)
+
+    def author_posts(
+        self, author: str, *, newer_than: str | None = None, page: str | None = None
+    ) -> FoundPage:
+        return self._search("author posts", author_query(author), newer_than, page)
+
+    def unamplify(self, action: str, published_id: str, subject: Subject) -> None:
+        """Undo a repost or like (by the subject's id) or delete a quote; gone is no error."""
+        if action == "quote":
+            return self.delete(published_id)
+        if action not in ("repost", "like"):
+            raise Rejected(PLATFORM, f"cannot undo {action!r}")
+        route = "retweets" if action == "repost" else "likes"
+        undo = self._client.unretweet if action == "repost" else self._client.unlike
+        try:  # X answers 200 retweeted/liked false when there was nothing to undo
+            with self._calling(f"undo {action}", f"DELETE /2/users/{{id}}/{route}/{{id}}"):
+                undo(subject.remote_id, user_auth=True)
+        except Rejected as exc:
+            if not _not_found(exc):
+                raise
+        log.info("x: undid the %s of %s", action, subject.remote_id)
+        return None
+
     # --- helpers ------------------------------------------------------------------------------
     def _me(self) -> Account:
         return self._account or self.check_account()
+
+    def _amplify(self, action: str, subject: Subject) -> Published:
+        route = "retweets" if action == "repost" else "likes"
+        call, flag = (
+            (self._client.retweet, "retweeted")
+            if action == "repost"
+            else (self._client.like, "liked")
+        )
+        try:
+            with self._calling(action, f"POST /2/users/{{id}}/{route}", create=True):
+                answer = call(subject.remote_id, user_auth=True)
+                confirm(answer.data, answer.errors, flag)
+        except Duplicate:  # "already retweeted/liked": what we wanted exists
+            log.info("x: %s of %s was already there", action, subject.remote_id)
+        return Published(subject.remote_id, subject_url(subject))
+
+    def _find_like(self, subject: Subject) -> Published | None:
+        with self._calling("liked posts", "GET /2/users/{id}/liked_tweets"):
+            response = self._client.get_liked_tweets(
+                self._me().id, max_results=LIKES_READ, user_auth=True
+            )
+            liked = {str(t.data["id"]) for t in response.data or []}
+        return (
+            Published(subject.remote_id, subject_url(subject))
+            if subject.remote_id in liked
+            else None
+        )
+
+    def _search(self, what: str, query: str, newer_than: str | None, page: str | None) -> FoundPage:
+        since = usable_since(newer_than, datetime.now(UTC))
+        with self._calling(what, "GET /2/tweets/search/recent"):
+            response = self._client.search_recent_tweets(
+                query,
+                since_id=since,
+                next_token=page,
+                max_results=100,
+                sort_order="recency",  # newest first, whatever X's default may become
+                tweet_fields=SEARCH_FIELDS,
+                expansions=SEARCH_EXPANSIONS,
+                user_fields=["username"],
+                user_auth=True,
+            )
+            users = {
+                str(u.data["id"]): str(u.data["username"])
+                for u in response.includes.get("users", [])
+            }
+            return found_page([t.data for t in response.data or []], users, response.meta)
 
     def _url(self, remote_id: str) -> str:
         handle = self._account.handle if self._account else "i/web"
         return f"https://x.com/{handle}/status/{remote_id}"
 
     def _create(
-        self, text: str, *, media_ids: list[str] | None = None, reply_to: str | None = None
+        self,
+        text: str,
+        *,
+        media_ids: list[str] | None = None,
+        reply_to: str | None = None,
+        quote_of: str | None = None,
     ) -> str:
         with self._calling("create post", "POST /2/tweets", create=True):
             response = self._client.create_tweet(
                 text=unicodedata.normalize("NFC", text),
                 media_ids=media_ids or None,
                 in_reply_to_tweet_id=reply_to,
+                quote_tweet_id=quote_of,
                 user_auth=True,
             )
             return str(response.data["id"])
@@ -294,8 +425,11 @@ class XPlatform:
                 raise tweepy.HTTPException(response)
             return dict(response.json())
 
-    def _own_posts(self, limit: int, start_time: datetime | None = None) -> list[dict[str, Any]]:
-        """The account's latest posts (replies included), newest first, as X's raw dicts."""
+    def _own_posts(
+        self, limit: int, start_time: datetime | None = None, *, retweets: bool
+    ) -> list[dict[str, Any]]:
+        """The account's latest posts (replies included; retweets if `retweets`), newest
+        first, as X's raw dicts."""
         user_id, posts, token = self._me().id, [], None
         while len(posts) < limit:
             with self._calling("own posts", "GET /2/users/{id}/tweets"):
@@ -304,6 +438,7 @@ class XPlatform:
                     max_results=min(100, max(5, limit - len(posts))),
                     pagination_token=token,
                     start_time=start_time,
+                    exclude=None if retweets else ["retweets"],
                     tweet_fields=POST_FIELDS,
                     user_auth=True,
                 )
@@ -312,22 +447,6 @@ class XPlatform:
             if not token:
                 break
         return posts[:limit]
-
-    def _mention(self, data: dict[str, Any], users: dict[str, str], me: str) -> Mention:
-        """A reply to the account, a quote, or a mention (a reply to someone else that names
-        the account is a mention). `in_reply_to`: the post replied to or quoted."""
-        refs = references(data)
-        to_us = str(data.get("in_reply_to_user_id", me)) == me
-        kind, target = "mention", None
-        if "replied_to" in refs and to_us:
-            kind, target = "reply", refs["replied_to"]
-        elif "quoted" in refs:
-            kind, target = "quote", refs["quoted"]
-        author = str(data.get("author_id", ""))
-        handle = users.get(author, "")
-        url = f"https://x.com/{handle or 'i/web'}/status/{data['id']}"
-        text = html.unescape(data["text"])
-        return Mention(str(data["id"]), kind, author, handle, text, created_at(data), url, target)
 
     @contextmanager
     def _calling(self, what: str, route: str, *, create: bool = False) -> Iterator[None]:
@@ -345,6 +464,8 @@ class XPlatform:
             yield
         except tweepy.HTTPException as exc:
             raise self._http_error(what, exc, create) from exc
+        except XRefusal as exc:  # 200 with only errors: nothing was done
+            raise Rejected(PLATFORM, f"{what}: {exc}") from exc
         except requests.RequestException as exc:
             if never_sent(exc):
                 raise Transient(PLATFORM, f"{what}: cannot reach X ({type(exc).__name__})") from exc
@@ -371,13 +492,18 @@ class XPlatform:
             return AuthFailed(PLATFORM, f"{message} (check {', '.join(CREDENTIAL_VARIABLES)})")
         if status == 402:
             return AuthFailed(PLATFORM, f"{message} (the X account's API credits may be used up)")
-        if status == 403 and "duplicate content" in said.lower():
+        if status == 403 and ("duplicate content" in said.lower() or ALREADY.search(said)):
             return Duplicate(PLATFORM, message)
         if status == 403 and re.search(r"unsupported-authentication|client-forbidden", problem):
             return AuthFailed(PLATFORM, message)
         if status >= 500:
             return (Ambiguous if create else Transient)(PLATFORM, message)
         return Rejected(PLATFORM, message)
+
+
+def _not_found(exc: Rejected) -> bool:
+    """The refusal was a 404: what should be removed is already gone."""
+    return getattr(getattr(exc.__cause__, "response", None), "status_code", None) == 404
 
 
 def from_config(config: Config) -> XPlatform:

@@ -7,6 +7,7 @@
 - `reset_at` reads when to try again after a 429, `never_sent` tells a connection that never
   carried the request from one whose answer was lost, `fingerprint` compares a text we sent
   with the text X shows back.
+- `mention_of` reads one post of the mentions timeline into a `Mention`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 from twitter_text import extract_urls_with_indices
+
+from bot.platforms.base import Mention
 
 TWEEPY_HOST = "https://api.twitter.com"
 _ID_SEGMENT = re.compile(r"(?<=.)/\d+(?=/|$)")  # ids in a path; not the leading /2
@@ -124,3 +127,20 @@ def references(data: dict[str, Any]) -> dict[str, str]:
 def created_at(data: dict[str, Any]) -> datetime | None:
     value = data.get("created_at")
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def mention_of(data: dict[str, Any], users: dict[str, str], me: str) -> Mention:
+    """A reply to the account, a quote, or a mention (a reply to someone else that names
+    the account is a mention). `in_reply_to`: the post replied to or quoted."""
+    refs = references(data)
+    to_us = str(data.get("in_reply_to_user_id", me)) == me
+    kind, target = "mention", None
+    if "replied_to" in refs and to_us:
+        kind, target = "reply", refs["replied_to"]
+    elif "quoted" in refs:
+        kind, target = "quote", refs["quoted"]
+    author = str(data.get("author_id", ""))
+    handle = users.get(author, "")
+    url = f"https://x.com/{handle or 'i/web'}/status/{data['id']}"
+    text = html.unescape(data["text"])
+    return Mention(str(data["id"]), kind, author, handle, text, created_at(data), url, target)

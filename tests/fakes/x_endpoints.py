@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from twitter_text import parse_tweet
 
-from tests.fakes.x_state import WINDOW, FakeMedia, FakePost, Fault, XFakeState
+from tests.fakes.x_state import WINDOW, FakeMedia, Fault, XFakeState
 
 PROBLEMS = "https://api.x.com/2/problems/"
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
@@ -74,7 +74,8 @@ def fault_answer(fault: Fault) -> Response:
     elif fault.kind in ("error", "hang"):
         status = 503 if fault.kind == "hang" else fault.status
         title = HTTPStatus(status).phrase
-        response = problem(status, title, title, "internal-error" if status >= 500 else None)
+        detail = fault.detail or title
+        response = problem(status, title, detail, "internal-error" if status >= 500 else None)
     else:
         raise ValueError(f"unknown fault kind {fault.kind!r}")
     response.headers.update(fault.headers)
@@ -99,9 +100,14 @@ def _create_post(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -
     if reply_to and reply_to not in s.posts:
         detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
         raise Answer(problem(403, "Forbidden", detail))
-    if any(p.author_id == s.account.user_id and p.sent_text == text for p in s.posts.values()):
+    quoted = body.get("quote_tweet_id")
+    if quoted and quoted not in s.posts:
+        detail = "You attempted to quote a Tweet that is deleted or not visible to you."
+        raise Answer(problem(403, "Forbidden", detail))
+    mine = [p for p in s.posts.values() if p.author_id == s.account.user_id and not p.retweet_of]
+    if any(p.sent_text == text for p in mine):
         raise Answer(problem(403, "Forbidden", DUPLICATE))
-    post = s.store(text, s.account.user_id, media_ids, reply_to, body.get("quote_tweet_id"))
+    post = s.store(text, s.account.user_id, media_ids, reply_to, quoted)
     return 201, {"data": s.render(post, set(), set())}
 
 
@@ -139,7 +145,9 @@ def _timeline(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> t
     posts = [
         p
         for p in s.posts.values()
-        if p.author_id == path["id"] and not ("replies" in exclude and p.in_reply_to)
+        if p.author_id == path["id"]
+        and not ("replies" in exclude and p.in_reply_to)
+        and not ("retweets" in exclude and p.retweet_of)
     ]
     return 200, s.page(posts, query, *fields)
 
@@ -148,23 +156,6 @@ def _mentions(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> t
     handle = re.compile(rf"@{re.escape(s.users.get(path['id'], '?'))}\b", re.IGNORECASE)
     posts = [p for p in s.posts.values() if p.author_id != path["id"] and handle.search(p.text)]
     return 200, s.page(posts, query, *fields)
-
-
-def _search(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tuple[int, Any]:
-    """Terms (all must occur), "quoted phrases", -term, from:user; is:/has:/lang: are ignored."""
-    found = re.findall(r'-?"[^"]+"|\S+', query["query"])
-    terms = [t.replace('"', "").lower() for t in found if not re.match(r"-?(is|has|lang):|AND$", t)]
-
-    def keep(post: FakePost) -> bool:
-        text, author = post.text.lower(), s.users.get(post.author_id, "").lower()
-        for term in terms:
-            negate, term = term.startswith("-"), term.lstrip("-")
-            hit = author == term[5:].lstrip("@") if term.startswith("from:") else term in text
-            if hit == negate:
-                return False
-        return True
-
-    return 200, s.page([p for p in s.posts.values() if keep(p)], query, *fields)
 
 
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
@@ -197,7 +188,6 @@ def _metadata(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> t
 
 HANDLERS: dict[str, Handler] = {
     "POST /2/tweets": _create_post,
-    "GET /2/tweets/search/recent": _search,
     "GET /2/tweets": _lookup,
     "DELETE /2/tweets/{id}": _delete,
     "GET /2/users/me": _me,

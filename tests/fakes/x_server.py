@@ -6,7 +6,10 @@ OpenAPI spec says and validates every request against it (openapi-core).
   Bearer on user-context-only endpoints are refused). Wrong keys get a plain 401: an answer.
 - Every answer is validated against the spec's response schema (`state.response_violations`).
 - Faults: `state.fail_next(kind, ...)` answers the next calls with 429, 401, 403 duplicate,
-  5xx or a hang, before or (`after=True`) after the call took effect: the ambiguous case.
+  5xx or a hang, before or (`after=True`) after the call took effect: the ambiguous case;
+  `skip=N` lets N calls pass first (a search failing on its third page).
+- Recent search takes only the query subset Kindling sends (x_query.py); posts returned by
+  reads are counted per route in `state.reads` (X bills per post read).
 - Where live X and the spec differ, the fake accepts both: `tweet.fields` (live; checked against
   live X's list) and `post.fields` (spec); `referenced_tweets` (live) and `referenced_posts`.
 
@@ -14,7 +17,8 @@ Standalone (for daemon crash tests; state lives as long as this process):
     python -m tests.fakes.x_server --port 8099 [--port-file F] [--metric-name retweet_count]
 It takes the account's keys from KINDLING_X_* when set. Control it over HTTP: `GET /_fake/state`,
 `POST /_fake/reset`, `/_fake/fault` {"kind": "error", "route": "POST /2/tweets", "after": true},
-`/_fake/post` {"text": "@kindling_test hi", "author": "someone"}, `/_fake/metrics`
+`/_fake/post` {"text": "#tag https://example.org", "author": "someone", "lang": "cy",
+"in_reply_to": id, "retweet_of": id, "created_at": iso}, `/_fake/metrics`
 {"post_id": "...", "like_count": 3}, `/_fake/config` {"metric_name": ..., "limits": {...}}.
 """
 
@@ -48,8 +52,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.x_amplify import HANDLERS
 from tests.fakes.x_endpoints import (
-    HANDLERS,
     LIVE_TWEET_FIELDS,
     Answer,
     fault_answer,
@@ -170,6 +174,8 @@ class XFakeApi:
         fields = self._fields(request, entry)
         with state.lock:
             fault = next((f for f in state.faults if f.matches(route, entry.path)), None)
+            if fault and fault.skip > 0:  # this call passes; a later one fails
+                fault.skip, fault = fault.skip - 1, None
             if fault:
                 fault.count -= 1
                 state.faults = [f for f in state.faults if f.count > 0]
@@ -181,6 +187,8 @@ class XFakeApi:
         with state.lock:
             params = result.parameters
             status, payload = HANDLERS[route](state, params.path, params.query, fields, result.body)
+            if entry.method == "GET" and isinstance(payload.get("data"), list):
+                state.reads[route] = state.reads.get(route, 0) + len(payload["data"])
         return await self._fault(fault) if fault else JSONResponse(payload, status)
 
     def _authenticate(self, request: Request, body: bytes, route: str, entry: Received) -> None:

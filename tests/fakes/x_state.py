@@ -11,10 +11,10 @@ import json
 import threading
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from twitter_text import extract_urls_with_indices
+from tests.fakes.x_entities import Link, entities, hashtags, links_in
 
 WINDOW = 900  # seconds: X's 15-minute rate-limit window
 RATE_LIMITS = {
@@ -27,7 +27,13 @@ RATE_LIMITS = {
     "GET /2/tweets/search/recent": 300,
     "POST /2/media/upload": 500,
     "POST /2/media/metadata": 500,
+    "POST /2/users/{id}/retweets": 50,
+    "DELETE /2/users/{id}/retweets/{source_tweet_id}": 50,
+    "POST /2/users/{id}/likes": 50,
+    "DELETE /2/users/{id}/likes/{tweet_id}": 50,
+    "GET /2/users/{id}/liked_tweets": 75,
 }
+RECENT = timedelta(days=7)  # how far back recent search reaches
 _TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 
 
@@ -54,6 +60,9 @@ class FakePost:
     in_reply_to: str | None = None
     quote_of: str | None = None
     metrics: dict[str, int] = field(default_factory=dict)
+    retweet_of: str | None = None  # a plain retweet of that post
+    lang: str = "en"  # X's detected language ("und" when it cannot tell)
+    links: list[Link] = field(default_factory=list)  # in `text`, with their expanded_url
 
 
 @dataclass
@@ -96,6 +105,8 @@ class Fault:
     status: int = 500  # for "error": 500, 503 (or 4xx, answered as X's about:blank problem)
     reset_at: int | None = None  # for "rate_limit": epoch seconds (default: now + 15 min)
     headers: dict[str, str] = field(default_factory=dict)  # extra headers on the answer
+    detail: str | None = None  # for "error": the problem's detail instead of the status phrase
+    skip: int = 0  # let this many matching calls pass first (e.g. fail the third page)
     seconds: float = 30.0  # for "hang": then answer 503 (released early by reset())
 
     def matches(self, route: str, path: str) -> bool:
@@ -151,6 +162,9 @@ class XFakeState:
             self.faults: list[Fault] = []
             self.limits = dict(RATE_LIMITS)
             self.windows: dict[str, tuple[int, int]] = {}  # route -> (calls used, reset epoch)
+            self.retweets: dict[str, str] = {}  # source post id -> the account's retweet id
+            self.likes: dict[str, datetime] = {}  # post id -> when the account liked it, in order
+            self.reads: dict[str, int] = {}  # route -> posts returned (X bills per post read)
 
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
         """Answer the next `count` matching calls with a fault (see `Fault` for the options)."""
@@ -174,15 +188,29 @@ class XFakeState:
         in_reply_to: str | None = None,
         quote_of: str | None = None,
         created_at: datetime | str | None = None,
+        lang: str = "en",
+        retweet_of: str | None = None,
     ) -> str:
-        """A post made outside the client: by the account (author None) or by `author`."""
+        """A post made outside the client: by the account (author None) or by `author`.
+        Hashtags, mentions and links come from the text (links as t.co if `shorten_urls`);
+        `retweet_of`: a plain retweet of that post (its text is made like X's)."""
         with self.lock:
             author_id = self.account.user_id
             if author and author != self.account.username:
                 known = {name: uid for uid, name in self.users.items()}
                 author_id = known.get(author) or str(2_000_000 + len(self.users))
                 self.users[author_id] = author
-            return self.store(text, author_id, [], in_reply_to, quote_of, _moment(created_at)).id
+            when = _moment(created_at)
+            if retweet_of:
+                return self.retweet(author_id, self.posts[retweet_of], when).id
+            post = self.store(text, author_id, [], in_reply_to, quote_of, when)
+            post.lang = lang
+            return post.id
+
+    def posts_read(self) -> int:
+        """Posts returned by every read so far: what X would bill."""
+        with self.lock:
+            return sum(self.reads.values())
 
     def set_metrics(self, post_id: str, **counts: int) -> None:
         with self.lock:
@@ -213,6 +241,10 @@ class XFakeState:
                 "violations": self.violations,
                 "response_violations": self.response_violations,
                 "faults": [asdict(f) for f in self.faults],
+                "retweets": dict(self.retweets),
+                "likes": list(self.likes),
+                "reads": dict(self.reads),
+                "posts_read": sum(self.reads.values()),
             }
 
     # --- called by the handlers, under the lock ----------------------------------------------
@@ -231,16 +263,28 @@ class XFakeState:
     ) -> FakePost:
         now = created_at or datetime.now(UTC)
         text = unicodedata.normalize("NFC", text)
-        shown = text
-        if self.shorten_urls and "." in text:
-            for url in reversed(extract_urls_with_indices(text)):
-                start, end = url["indices"]
-                code = f"{abs(hash(url['url'])) % 10**10:010d}"
-                shown = f"{shown[:start]}https://t.co/{code}{shown[end:]}"
+        shown, links = links_in(text, shorten=self.shorten_urls)
         post = FakePost(self.next_id(now), shown, text, author_id, now, media_ids)
-        post.in_reply_to, post.quote_of = in_reply_to, quote_of
+        post.in_reply_to, post.quote_of, post.links = in_reply_to, quote_of, links
         self.posts[post.id] = post
         return post
+
+    def retweet(self, author_id: str, source: FakePost, when: datetime | None = None) -> FakePost:
+        """A plain retweet: X shows it as "RT @author: text", with the source's links."""
+        name = self.users.get(source.author_id, f"user{source.author_id}")
+        post = self.store("", author_id, [], None, None, when)
+        prefix = f"RT @{name}: "
+        post.text = post.sent_text = prefix + source.text
+        post.links = [(s + len(prefix), e + len(prefix), u, x) for s, e, u, x in source.links]
+        post.retweet_of, post.lang = source.id, source.lang
+        return post
+
+    def hashtags(self, post: FakePost) -> list[str]:
+        return [tag for _, _, tag in hashtags(post.text, post.links)]
+
+    def link_texts(self, post: FakePost) -> list[str]:
+        """Each link as shown and expanded: what X's url: operator matches."""
+        return [text for _, _, shown, expanded in post.links for text in (shown, expanded)]
 
     def render(self, post: FakePost, fields: set[str], expansions: set[str]) -> dict[str, Any]:
         """The post as X shows it, with the requested fields (live or spec names)."""
@@ -260,10 +304,17 @@ class XFakeState:
             out["in_reply_to_user_id"] = parent.author_id
         refs = [{"type": "replied_to", "id": post.in_reply_to}] if post.in_reply_to else []
         refs += [{"type": "quoted", "id": post.quote_of}] if post.quote_of else []
+        refs += [{"type": "retweeted", "id": post.retweet_of}] if post.retweet_of else []
         if refs and "referenced_tweets" in fields:
             out["referenced_tweets"] = refs  # live X's field
         if refs and "referenced_posts" in expansions:
             out["referenced_posts"] = refs  # the spec's
+        if "lang" in fields:
+            out["lang"] = post.lang
+        if "entities" in fields:
+            known = {name.lower(): uid for uid, name in self.users.items()}
+            if found := entities(post.text, post.links, known):
+                out["entities"] = found
         if post.media_ids and "attachments" in fields:
             out["attachments"] = {"media_keys": [f"3_{m}" for m in post.media_ids]}
         if "public_metrics" in fields:
@@ -296,11 +347,22 @@ class XFakeState:
             out["data"] = [self.render(p, fields, expansions) for p in page]
         if rest:
             meta["next_token"] = page[-1].id
-        if page and "author_id" in expansions:
-            out["includes"] = {
-                "users": [self.user(a) for a in dict.fromkeys(p.author_id for p in page)]
-            }
+        if users := self.expanded_users(page, expansions):
+            out["includes"] = {"users": [self.user(u) for u in users]}
         return out
+
+    def expanded_users(self, posts: list[FakePost], expansions: set[str]) -> list[str]:
+        """The ids of the users the expansions ask for (authors, users replied to), once each."""
+        ids: list[str] = []
+        for post in posts:
+            if "author_id" in expansions:
+                ids.append(post.author_id)
+            parent = self.posts.get(post.in_reply_to or "") or self.deleted.get(
+                post.in_reply_to or ""
+            )
+            if parent and "in_reply_to_user_id" in expansions:
+                ids.append(parent.author_id)
+        return list(dict.fromkeys(ids))
 
     def user(self, user_id: str) -> dict[str, str]:
         name = self.users.get(user_id, f"user{user_id}")

@@ -86,13 +86,13 @@ def test_every_answer_matches_the_spec(
     """Replay everything the fake answered through openapi-core's response validation."""
     image = Image(png(tmp_path / "a.png"), "alt")
     ours = x_platform.publish(request("Popeth", images=(image,), thread=("Ail",))).remote_id
-    x_fake.state.add_post(f"@{ACCOUNT.username} helo", author="cefnogwr", in_reply_to=ours)
+    x_fake.state.add_post(f"@{ACCOUNT.username} helo #hwyl", author="cefnogwr", in_reply_to=ours)
     x_platform.metrics([ours, "1"])
     x_platform.mentions()
     x_platform.find_published(request("Popeth"))
     search = requests.get(
         f"{x_fake.url}/2/tweets/search/recent",
-        params={"query": 'helo -hwyl from:cefnogwr "@kindling_test helo"'},
+        params={"query": '(#hwyl OR url:"example.org") from:cefnogwr -is:retweet'},
         auth=oauth(),
         timeout=5,
     )
