@@ -293,15 +293,25 @@ class XPlatform:
 
     # --- amplifying ---------------------------------------------------------------------------
     def search(
-        self, terms: Sequence[str], *, newer_than: str | None = None, page: str | None = None
+        self,
+        terms: Sequence[str],
+        *,
+        newer_than: str | None = None,
+        page: str | None = None,
+        limit: int = 100,
     ) -> FoundPage:
-        """Posts of the last 7 days with any of `terms`, newest first, 100 a page."""
-        return self._search("search", search_query(terms), newer_than, page)
+        """Posts of the last 7 days with any of `terms`, newest first, `limit` (10-100) a page."""
+        return self._search("search", search_query(terms), newer_than, page, limit)
 
     def author_posts(
-        self, author: str, *, newer_than: str | None = None, page: str | None = None
+        self,
+        author: str,
+        *,
+        newer_than: str | None = None,
+        page: str | None = None,
+        limit: int = 100,
     ) -> FoundPage:
-        return self._search("author posts", author_query(author), newer_than, page)
+        return self._search("author posts", author_query(author), newer_than, page, limit)
 
     def unamplify(self, action: str, published_id: str, subject: Subject) -> None:
         """Undo a repost or like (by the subject's id) or delete a quote; gone is no error."""
@@ -351,14 +361,16 @@ class XPlatform:
             else None
         )
 
-    def _search(self, what: str, query: str, newer_than: str | None, page: str | None) -> FoundPage:
+    def _search(
+        self, what: str, query: str, newer_than: str | None, page: str | None, limit: int
+    ) -> FoundPage:
         since = usable_since(newer_than, datetime.now(UTC))
         with self._calling(what, "GET /2/tweets/search/recent"):
             response = self._client.search_recent_tweets(
                 query,
                 since_id=since,
                 next_token=page,
-                max_results=100,
+                max_results=min(100, max(10, limit)),  # X bills each post: the budget's share
                 sort_order="recency",  # newest first, whatever X's default may become
                 tweet_fields=SEARCH_FIELDS,
                 expansions=SEARCH_EXPANSIONS,
