@@ -13,13 +13,13 @@ from bot.campaign.model import Campaign
 from bot.store.engine import Store
 
 
-def make_campaign(**amplify: Any) -> Campaign:
+def make_campaign(*, active: dict[str, str] | None = None, **amplify: Any) -> Campaign:
     return Campaign.model_validate(
         {
             "id": "demo",
             "name": {"en": "Demo"},
             "languages": ["en", "cy"],
-            "active": {"start": "2026-12-01", "end": "2027-02-28"},
+            "active": active or {"start": "2026-12-01", "end": "2027-02-28"},
             "quiet_hours": {"start": "21:00", "end": "08:00"},
             "platforms": ["x", "bluesky"],
             "hashtags": ["Demo"],
