@@ -9,7 +9,14 @@ the links table on start-up and reload) run in the same thread as jobs, in their
 
 SQLite is written through the DBAPI connection of the Store's engine (WAL, synchronous=NORMAL,
 busy timeout), storing `at` exactly as SQLAlchemy's SQLite DateTime does; other databases go
-through SQLAlchemy Core.
+through SQLAlchemy Core. On a SQLite file the WAL is checkpointed by `WalCheckpointer`'s thread,
+not inside a group commit (bot/web/checkpoint.py says why).
+
+Durability: a click is acknowledged (its future resolved, the 302 sent) only after the commit
+holding it returned. With `synchronous=NORMAL` in WAL mode that commit is written to the WAL
+file but not fsynced: the click survives the Kindling process crashing or being killed, but the
+last commits before a power cut or a kernel crash can be lost until the next checkpoint syncs
+the WAL (about every second). `synchronous=FULL` would fsync every group commit.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlalchemy import Connection, insert
 
 from bot.store.engine import Store
 from bot.store.tables import ClickRow
+from bot.web.checkpoint import WalCheckpointer
 
 log = logging.getLogger("kindling.web.writer")
 
@@ -97,6 +105,8 @@ class ClickWriter:
         self._second_text = ""
         self.batches = 0
         self.rows = 0
+        file_backed = self.sqlite and store.sqlite_path is not None
+        self.checkpointer = WalCheckpointer(store) if file_backed else None
 
     @property
     def alive(self) -> bool:
@@ -106,6 +116,8 @@ class ClickWriter:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="kindling-writer", daemon=True)
         self._thread.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread."""
@@ -115,6 +127,8 @@ class ClickWriter:
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
+        if self.checkpointer is not None:
+            self.checkpointer.stop(timeout)
 
     async def record(self, click: Click) -> None:
         """Returns once `click` is committed; raises if it could not be."""
@@ -138,6 +152,10 @@ class ClickWriter:
 
     def _run(self) -> None:
         raw = self.store.engine.raw_connection() if self.sqlite else None
+        if raw is not None and self.checkpointer is not None:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
+            cursor.close()
         try:
             while True:
                 batch = [self._queue.get()]

@@ -4,7 +4,10 @@ failures never hang a request."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
@@ -128,3 +131,40 @@ def test_stop_commits_what_is_queued_then_refuses(store):
     asyncio.run(main())
     assert count(store) == 50
     assert not writer.alive
+
+
+
+def test_sqlite_wal_is_checkpointed_by_its_own_thread(tmp_path):
+    """Checkpoints (and their fsyncs) run in the checkpointer's thread, every `interval`: the
+    WAL is copied back to the database file while the writer goes on committing."""
+    url = f"sqlite:///{tmp_path / 'clicks.sqlite3'}"
+    upgrade(url)
+    store = Store(url)
+    writer = ClickWriter(store)
+    assert writer.checkpointer is not None
+    writer.checkpointer.interval = 0.05
+    writer.start()
+    try:
+
+        async def main() -> None:
+            await asyncio.gather(*(writer.record(click(n)) for n in range(100)))
+
+        asyncio.run(main())
+        done = writer.checkpointer.checkpoints + 2  # two full intervals after the last commit
+        deadline = time.monotonic() + 10
+        while writer.checkpointer.checkpoints < done and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The database file alone (without its -wal) already holds every click: checkpointed
+        # while the writer is still running, far below SQLite's own 1,000-page threshold.
+        shutil.copyfile(tmp_path / "clicks.sqlite3", tmp_path / "copy.sqlite3")
+        with closing(sqlite3.connect(tmp_path / "copy.sqlite3")) as copy:
+            assert copy.execute("SELECT count(*) FROM clicks").fetchone()[0] == 100
+    finally:
+        writer.stop()
+        store.dispose()
+    assert writer.checkpointer.checkpoints >= done
+
+
+def test_in_memory_sqlite_and_postgresql_have_no_checkpointer(store):
+    writer = ClickWriter(store)
+    assert (writer.checkpointer is None) == (store.sqlite_path is None)
