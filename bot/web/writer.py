@@ -9,8 +9,8 @@ the links table on start-up and reload) run in the same thread as jobs, in their
 
 SQLite is written through the DBAPI connection of the Store's engine (WAL, synchronous=NORMAL,
 busy timeout), storing `at` exactly as SQLAlchemy's SQLite DateTime does; other databases go
-through SQLAlchemy Core. On a SQLite file the WAL is checkpointed by `WalCheckpointer`'s thread,
-not inside a group commit (bot/web/checkpoint.py says why).
+through SQLAlchemy Core. On a SQLite file the WAL is checkpointed mostly by `WalCheckpointer`'s
+thread rather than inside group commits (bot/web/checkpoint.py says how and why).
 
 Durability: a click is acknowledged (its future resolved, the 302 sent) only after the commit
 holding it returned. With `synchronous=NORMAL` in WAL mode that commit is written to the WAL
@@ -36,7 +36,7 @@ from sqlalchemy import Connection, insert
 
 from bot.store.engine import Store
 from bot.store.tables import ClickRow
-from bot.web.checkpoint import WalCheckpointer
+from bot.web.checkpoint import WRITER_AUTOCHECKPOINT, WalCheckpointer
 
 log = logging.getLogger("kindling.web.writer")
 
@@ -154,7 +154,7 @@ class ClickWriter:
         raw = self.store.engine.raw_connection() if self.sqlite else None
         if raw is not None and self.checkpointer is not None:
             cursor = raw.cursor()
-            cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
             cursor.close()
         try:
             while True:
@@ -217,6 +217,8 @@ class ClickWriter:
                 finally:
                     cursor.close()
                 raw.commit()
+                if self.checkpointer is not None:
+                    self.checkpointer.dirty = True
             else:
                 dicts = [
                     dict(
