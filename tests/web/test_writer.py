@@ -171,9 +171,10 @@ async def _record_all(writer: ClickWriter, n: int) -> None:
 
 def test_the_wal_stays_bounded_under_steady_load(tmp_path):
     """SQLite restarts the WAL only when a write finds it all copied back; with checkpoints
-    only in another thread it never did under load (3 GB in 30 s). The writer's backstop keeps
-    it bounded: here 32 clients clicking over 64 targets, 12,800 clicks, each group commit
-    dirtying dozens of index pages, with a checkpoint running nearly all the time."""
+    only in another thread it never did under load (3.3 GB after 600,000 clicks). The writer's
+    backstop keeps it bounded: here 32 clients clicking over 64 targets, 12,800 clicks, each
+    group commit dirtying dozens of index pages, with a checkpoint running nearly all the time
+    (without the backstop this WAL reached 66 MB)."""
     url = f"sqlite:///{tmp_path / 'clicks.sqlite3'}"
     upgrade(url)
     store = Store(url)
