@@ -1,17 +1,22 @@
 """Benchmark `/go/{token}`: redirects per second with every click committed to SQLite.
 
-    .venv/bin/python benchmarks/bench_go.py [--seconds 15] [--connections 32] [--json]
+    .venv/bin/python benchmarks/bench_go.py [--seconds 15] [--connections 32] [--runs 1] [--json]
 
 Each server runs pinned to core 0 with `taskset` (uvicorn, uvloop + httptools when installed, no
 access log) on 127.0.0.1 and a free port; `wrk` (Debian package `wrk`) runs pinned to core 1,
-one thread, 32 connections, rotating over 16 tokens. Three phases:
+one thread, 32 connections, rotating over 16 tokens. Four phases:
 
 1. the reference the design quotes: a bare Starlette route answering a 302 (its own process),
    to place this machine's figures against the design's (~40,000/s there);
-2. `kindling serve`'s application on the founding campaign (574 links, a fresh SQLite file):
+2. the ceiling of any ASGI app here: a raw ASGI callable answering a fixed 302 (no routing, no
+   lookup) on the same uvicorn settings as Kindling (`proxy_headers` on), its own process;
+3. `kindling serve`'s application on the founding campaign (574 links, a fresh SQLite file):
    `/go-unrecorded/{token}`, the same endpoint and redirect without recording;
-3. the same process: `/go/{token}`, every click committed (group commit in the writer thread)
+4. the same process: `/go/{token}`, every click committed (group commit in the writer thread)
    before its 302.
+
+`--runs N` repeats all four N times and reports each figure's median (ratios to bare Starlette
+are taken within each run, then their median), since a shared machine moves single runs a lot.
 
 Exact row check: in phase 3 the wrk script switches, `--seconds - 1` seconds in, to a token that
 does not exist (a 404, recorded nowhere) so the requests wrk abandons when it stops are not
@@ -32,6 +37,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,8 +105,37 @@ def serve_bare(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, **_uvicorn_options())
 
 
+def serve_raw(port: int) -> None:
+    """What uvicorn itself can do here: a fixed 302, prepared once, nothing else."""
+    import uvicorn
+
+    start = {
+        "type": "http.response.start",
+        "status": 302,
+        "headers": [
+            (b"location", b"https://bsky.app/intent/compose?text=hello"),
+            (b"content-length", b"0"),
+        ],
+    }
+    body = {"type": "http.response.body", "body": b""}
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            await send(start)
+            await send(body)
+
+    uvicorn.run(app, host="127.0.0.1", port=port, **_uvicorn_options())
+
+
 def _uvicorn_options() -> dict:
-    kwargs: dict = {"access_log": False, "log_level": "warning", "server_header": False}
+    # As `kindling serve` runs it (bot/cli_web.py): no access log, no server header, proxy
+    # headers read (uvicorn's default, spelled out).
+    kwargs: dict = {
+        "access_log": False,
+        "log_level": "warning",
+        "server_header": False,
+        "proxy_headers": True,
+    }
     for module, option, value in (("uvloop", "loop", "uvloop"), ("httptools", "http", "httptools")):
         try:
             __import__(module)
@@ -188,51 +223,29 @@ def run_wrk(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--serve", nargs=2, metavar=("DATABASE", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--serve-bare", metavar="PORT", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
-        return
-    if args.serve_bare:
-        serve_bare(args.serve_bare)
-        return
-    for tool in ("taskset", "wrk"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"bench: {tool} not found (apt-get install wrk util-linux)")
-    if (os.cpu_count() or 1) < 2:
-        raise SystemExit("bench: needs two cores (server on core 0, wrk on core 1)")
+def reference(flag: str, seconds: int, connections: int, workdir: Path) -> dict:
+    """Phases 1 and 2: a reference server in its own pinned process."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, __file__, flag, str(port)], cwd=ROOT
+    )
+    try:
+        wait_healthy(port, "/go-unrecorded/warm-up")
+        tokens = ["a" * 16]
+        run_wrk(port, "/go-unrecorded/", tokens, 2, connections, workdir, server.pid)  # warm-up
+        return run_wrk(port, "/go-unrecorded/", tokens, seconds, connections, workdir, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def one_run(seconds: int, connections: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="kindling-bench-") as tmp:
         workdir = Path(tmp)
         database = workdir / "bench.sqlite3"
-        port, bare_port = free_port(), free_port()
-        reference = subprocess.Popen(
-            ["taskset", "-c", "0", sys.executable, __file__, "--serve-bare", str(bare_port)],
-            cwd=ROOT,
-        )
-        try:
-            wait_healthy(bare_port, "/go-unrecorded/warm-up")
-            tokens = ["a" * 16]
-            run_wrk(
-                bare_port, "/go-unrecorded/", tokens, 2, args.connections, workdir, reference.pid
-            )
-            starlette = run_wrk(
-                bare_port,
-                "/go-unrecorded/",
-                tokens,
-                args.seconds,
-                args.connections,
-                workdir,
-                reference.pid,
-            )
-        finally:
-            reference.terminate()
-            reference.wait(timeout=30)
+        starlette = reference("--serve-bare", seconds, connections, workdir)
+        raw = reference("--serve-raw", seconds, connections, workdir)
+        port = free_port()
         server = subprocess.Popen(
             ["taskset", "-c", "0", sys.executable, __file__, "--serve", str(database), str(port)],
             cwd=ROOT,
@@ -247,11 +260,11 @@ def main() -> None:
                     )
                 ]
             pid = server.pid
-            run_wrk(port, "/go-unrecorded/", tokens, 3, args.connections, workdir, pid)  # warm-up
-            bare = run_wrk(
-                port, "/go-unrecorded/", tokens, args.seconds, args.connections, workdir, pid
-            )
-            recorded = run_wrk(port, "/go/", tokens, args.seconds, args.connections, workdir, pid)
+            run_wrk(port, "/go-unrecorded/", tokens, 3, connections, workdir, pid)  # warm-up
+            bare = run_wrk(port, "/go-unrecorded/", tokens, seconds, connections, workdir, pid)
+            recorded = run_wrk(port, "/go/", tokens, seconds, connections, workdir, pid)
+            # Counted while the server still runs: what it acknowledged is committed already,
+            # nothing is left for its shutdown to write.
             with sqlite3.connect(database) as db:
                 rows = db.execute("SELECT count(*) FROM clicks").fetchone()[0]
         finally:
@@ -259,31 +272,109 @@ def main() -> None:
             server.wait(timeout=30)
     result = {
         "load_average": os.getloadavg(),
-        "connections": args.connections,
-        "seconds": args.seconds,
+        "connections": connections,
+        "seconds": seconds,
         "starlette_bare_redirect": starlette,
+        "raw_asgi_redirect": raw,
         "unrecorded": bare,
         "recorded": recorded,
         "click_rows": rows,
         "rows_match": rows == recorded["redirects"],
     }
+    print(
+        f"bench: run done, /go/ {recorded['redirects_per_second']:,.0f}/s, "
+        f"bare Starlette {starlette['redirects_per_second']:,.0f}/s, rows match: "
+        f"{result['rows_match']}",
+        file=sys.stderr,
+    )
+    return result
+
+
+PHASES = ("starlette_bare_redirect", "raw_asgi_redirect", "unrecorded", "recorded")
+FIGURES = (
+    "redirects_per_second",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "max_ms",
+    "server_cpu_us_per_request",
+    "cpu_share",
+    "projected_per_second_on_own_core",
+)
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Medians of every figure over the runs; ratios to bare Starlette are per run, then median."""
+    summary: dict = {
+        "median_of_runs": len(runs),
+        "load_average": [run["load_average"] for run in runs],
+        "connections": runs[0]["connections"],
+        "seconds": runs[0]["seconds"],
+        "click_rows": sum(run["click_rows"] for run in runs),
+        "rows_match": all(run["rows_match"] for run in runs),
+    }
+    for phase in PHASES:
+        summary[phase] = {
+            "prefix": runs[0][phase]["prefix"],
+            "errors": [e for run in runs for e in run[phase]["errors"]],
+            **{k: statistics.median(run[phase][k] for run in runs) for k in FIGURES},
+            "redirects": sum(run[phase]["redirects"] for run in runs),
+        }
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=1, help="repeat, report medians")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--serve", nargs=2, metavar=("DATABASE", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", metavar="PORT", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-raw", metavar="PORT", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    if args.serve_raw:
+        serve_raw(args.serve_raw)
+        return
+    for tool in ("taskset", "wrk"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench: {tool} not found (apt-get install wrk util-linux)")
+    if (os.cpu_count() or 1) < 2:
+        raise SystemExit("bench: needs two cores (server on core 0, wrk on core 1)")
+    runs = [one_run(args.seconds, args.connections) for _ in range(args.runs)]
+    result = runs[0] if len(runs) == 1 else {**summarise(runs), "runs": runs}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         report(result)
-    if not result["rows_match"]:
+    if not all(run["rows_match"] for run in runs):
         sys.exit(1)
 
 
 def report(result: dict) -> None:
     phases = (
         ("bare Starlette 302 (reference)", result["starlette_bare_redirect"]),
+        ("raw ASGI 302 (uvicorn ceiling)", result["raw_asgi_redirect"]),
         ("/go-unrecorded/ (no click)", result["unrecorded"]),
         ("/go/ (click committed)", result["recorded"]),
     )
+    runs = result.get("runs", [result])
+    if len(runs) > 1:
+        print(f"medians of {len(runs)} runs")
     for name, phase in phases:
+        key = next(k for k, v in result.items() if v is phase)
+        ratio = statistics.median(
+            run[key]["redirects_per_second"] / run["starlette_bare_redirect"]["redirects_per_second"]
+            for run in runs
+        )
         print(
-            f"{name:31} {phase['redirects_per_second']:>8,.0f}/s  "
+            f"{name:31} {phase['redirects_per_second']:>8,.0f}/s ({ratio:.2f}x Starlette)  "
             f"p50 {phase['p50_ms']:.2f}  p90 {phase['p90_ms']:.2f}  p99 {phase['p99_ms']:.2f}  "
             f"max {phase['max_ms']:.1f} ms"
             + (f"   {' '.join(phase['errors'])}" if phase["errors"] else "")
@@ -293,9 +384,11 @@ def report(result: dict) -> None:
             f"({phase['cpu_share']:.0%} of core 0): "
             f"{phase['projected_per_second_on_own_core']:,.0f}/s on a core of its own"
         )
-    load = ", ".join(f"{value:.2f}" for value in result["load_average"])
-    print(f"load average after the run: {load} (other work on the machine lowers the rates)")
-    rows, done = result["click_rows"], result["recorded"]["redirects"]
+    for run in runs:
+        load = ", ".join(f"{value:.2f}" for value in run["load_average"])
+        print(f"load average after a run: {load} (other work on the machine lowers the rates)")
+    rows = sum(run["click_rows"] for run in runs)
+    done = sum(run["recorded"]["redirects"] for run in runs)
     verdict = "OK" if result["rows_match"] else "MISMATCH"
     print(f"click rows {rows:,} == completed /go/ redirects {done:,}: {verdict}")
 

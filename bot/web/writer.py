@@ -2,14 +2,22 @@
 
 Every write of the web server goes through `ClickWriter`: request handlers enqueue a click and
 await a future that is resolved only after the transaction holding it has been committed, so a
-redirect is never sent for a click that is not on disk (Rule 5). The thread takes everything that
+redirect is never sent for a click that is not committed (Rule 5; see "Durability" below). The thread takes everything that
 is waiting (up to `max_batch`) and commits it in one transaction: with 32 clients in flight one
 commit carries up to 32 clicks, which is where the throughput comes from. Other writes (syncing
 the links table on start-up and reload) run in the same thread as jobs, in their own transaction.
 
 SQLite is written through the DBAPI connection of the Store's engine (WAL, synchronous=NORMAL,
 busy timeout), storing `at` exactly as SQLAlchemy's SQLite DateTime does; other databases go
-through SQLAlchemy Core.
+through SQLAlchemy Core. On a SQLite file the WAL is checkpointed mostly by `WalCheckpointer`'s
+thread rather than inside group commits (bot/web/checkpoint.py says how and why).
+
+Durability: a click is acknowledged (its future resolved, the 302 sent) only after the commit
+holding it returned. With `synchronous=NORMAL` in WAL mode that commit is written to the WAL
+file but not fsynced: the click survives the Kindling process crashing or being killed, but the
+commits of the last moments before a power cut or a kernel crash can be lost (the WAL is synced
+at each checkpoint, about every 0.1 s while clicks come in). `synchronous=FULL` would fsync every
+group commit; on the benchmark it cost about a fifth of the `/go/` rate (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from sqlalchemy import Connection, insert
 
 from bot.store.engine import Store
 from bot.store.tables import ClickRow
+from bot.web.checkpoint import WRITER_AUTOCHECKPOINT, WalCheckpointer
 
 log = logging.getLogger("kindling.web.writer")
 
@@ -97,6 +106,8 @@ class ClickWriter:
         self._second_text = ""
         self.batches = 0
         self.rows = 0
+        file_backed = self.sqlite and store.sqlite_path is not None
+        self.checkpointer = WalCheckpointer(store) if file_backed else None
 
     @property
     def alive(self) -> bool:
@@ -106,6 +117,8 @@ class ClickWriter:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="kindling-writer", daemon=True)
         self._thread.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread."""
@@ -115,6 +128,8 @@ class ClickWriter:
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
+        if self.checkpointer is not None:
+            self.checkpointer.stop(timeout)
 
     async def record(self, click: Click) -> None:
         """Returns once `click` is committed; raises if it could not be."""
@@ -138,6 +153,10 @@ class ClickWriter:
 
     def _run(self) -> None:
         raw = self.store.engine.raw_connection() if self.sqlite else None
+        if raw is not None and self.checkpointer is not None:
+            cursor = raw.cursor()
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+            cursor.close()
         try:
             while True:
                 batch = [self._queue.get()]
@@ -199,6 +218,8 @@ class ClickWriter:
                 finally:
                     cursor.close()
                 raw.commit()
+                if self.checkpointer is not None:
+                    self.checkpointer.dirty = True
             else:
                 dicts = [
                     dict(

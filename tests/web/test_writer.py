@@ -4,7 +4,10 @@ failures never hang a request."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
@@ -128,3 +131,74 @@ def test_stop_commits_what_is_queued_then_refuses(store):
     asyncio.run(main())
     assert count(store) == 50
     assert not writer.alive
+
+
+
+def test_sqlite_wal_is_checkpointed_by_its_own_thread(tmp_path):
+    """Checkpoints run in the checkpointer's thread while the writer goes on committing, long
+    before the writer's own backstop (4,000 pages) would fire."""
+    url = f"sqlite:///{tmp_path / 'clicks.sqlite3'}"
+    upgrade(url)
+    store = Store(url)
+    writer = ClickWriter(store)
+    assert writer.checkpointer is not None
+    writer.checkpointer.interval = 0.05
+    writer.start()
+
+    def rows_in_database_file() -> int:
+        # The database file alone, without its -wal: what a checkpoint has copied back.
+        shutil.copyfile(tmp_path / "clicks.sqlite3", tmp_path / "copy.sqlite3")
+        with closing(sqlite3.connect(tmp_path / "copy.sqlite3")) as copy:
+            return copy.execute("SELECT count(*) FROM clicks").fetchone()[0]
+
+    try:
+        time.sleep(0.3)
+        assert writer.checkpointer.checkpoints == 0  # nothing committed: nothing to do
+        asyncio.run(_record_all(writer, 100))
+        deadline = time.monotonic() + 10
+        while rows_in_database_file() < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rows_in_database_file() == 100  # copied while the writer still runs
+        assert writer.checkpointer.checkpoints >= 1
+    finally:
+        writer.stop()
+        store.dispose()
+
+
+async def _record_all(writer: ClickWriter, n: int) -> None:
+    await asyncio.gather(*(writer.record(click(number)) for number in range(n)))
+
+
+def test_the_wal_stays_bounded_under_steady_load(tmp_path):
+    """SQLite restarts the WAL only when a write finds it all copied back; with checkpoints
+    only in another thread it never did under load (3.3 GB after 600,000 clicks). The writer's
+    backstop keeps it bounded: here 32 clients clicking over 64 targets, 12,800 clicks, each
+    group commit dirtying dozens of index pages, with a checkpoint running nearly all the time
+    (without the backstop this WAL reached 66 MB)."""
+    url = f"sqlite:///{tmp_path / 'clicks.sqlite3'}"
+    upgrade(url)
+    store = Store(url)
+    writer = ClickWriter(store)
+    writer.checkpointer.interval = 0.002
+    writer.start()
+
+    async def client(number: int) -> None:
+        for turn in range(400):
+            spread = (f"t{turn}", "c", f"target-{(number + turn) % 64}", "ask", 1, "x", "cy")
+            await writer.record((*spread, time.time(), None))
+
+    async def main() -> None:
+        await asyncio.gather(*(client(n) for n in range(32)))
+
+    try:
+        asyncio.run(main())
+        wal = (tmp_path / "clicks.sqlite3-wal").stat().st_size
+    finally:
+        writer.stop()
+        store.dispose()
+    assert wal < 2 * 4000 * 4096
+
+
+def test_in_memory_sqlite_and_postgresql_have_no_checkpointer(store):
+    writer = ClickWriter(store)
+    assert (writer.checkpointer is None) == (store.sqlite_path is None)

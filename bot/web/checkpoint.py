@@ -1,0 +1,76 @@
+"""WAL checkpoints for the click writer's SQLite database, mostly off the commit path.
+
+SQLite normally checkpoints from inside a commit once the WAL passes 1,000 pages: the connection
+that commits copies the WAL back into the database file and fsyncs both, and every click waiting
+for the next group commit waits for that too. Here a thread with a connection of its own runs a
+PASSIVE checkpoint every `interval` seconds while there are new commits: passive checkpoints
+never take the write lock, so group commits go on while it copies and syncs.
+
+That alone is not enough. SQLite only starts the WAL over from its beginning when a write finds
+every frame already copied back, and under steady load the writer appends frames while the
+checkpoint runs, so the WAL never restarts: 600,000 clicks driven in-process left a 3.3 GB WAL.
+So the writer's connection keeps an automatic checkpoint, at `WRITER_AUTOCHECKPOINT` pages
+instead of 1,000: when it fires, this thread has already copied (and synced) nearly everything, the commit
+copies the few frames since, and the next write restarts the WAL. The WAL stays near 16 MB.
+
+Durability is unchanged: with `synchronous=NORMAL` a commit is in the WAL file (not yet
+fsynced) either way, and the WAL is synced at each checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from bot.store.engine import Store
+
+log = logging.getLogger("kindling.web.checkpoint")
+
+WRITER_AUTOCHECKPOINT = 4000  # pages (4 KiB): the writer's own backstop, see above
+
+
+class WalCheckpointer:
+    def __init__(self, store: Store, interval: float = 0.1) -> None:
+        self.store = store
+        self.interval = interval
+        self.checkpoints = 0
+        # Set by the writer after each commit (a plain attribute: one bytecode store, no lock):
+        # an idle server does not checkpoint ten times a second for nothing.
+        self.dirty = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="kindling-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        raw = self.store.engine.raw_connection()
+        try:
+            while not self._stop.wait(self.interval):
+                if self.dirty:
+                    self.dirty = False
+                    self._checkpoint(raw)
+        finally:
+            raw.close()
+
+    def _checkpoint(self, raw: Any) -> None:
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cursor.fetchall()
+            finally:
+                cursor.close()
+            self.checkpoints += 1
+        except Exception as exc:  # busy or failing: the writer's backstop still checkpoints
+            log.warning("WAL checkpoint failed: %s", exc)
