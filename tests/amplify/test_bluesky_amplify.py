@@ -261,3 +261,77 @@ def test_the_running_daemon_discovers_and_reposts_a_supporters_post(
     with Store(config.database_url).read() as session:
         states = {c.author_handle: c.state for c in session.query(CandidateRow)}
     assert states == {friend.handle: "planned", stranger.handle: "skipped"}
+
+
+def test_queue_approve_quote_and_unamplify_through_the_commands(
+    bluesky_network: BlueskyNetwork, tmp_path: Path
+) -> None:
+    """An organiser's day: `amplify discover` queues a supporter's post, `queue` lists it,
+    `approve` plans a quote, the outbox publishes it on the PDS, `unamplify` deletes it."""
+    network = bluesky_network
+    run = uuid.uuid4().hex[:8]
+    tag = f"Quote{run}"
+    friend = network.create_account(f"quoted{run}")
+    original = network.login(friend.name).create(
+        "app.bsky.feed.post", {"text": f"We signed the letter #{tag}", "langs": ["en"]}
+    )
+    account = network.account("kindling")
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "templates").mkdir()
+    today = datetime.now(UTC).date()
+    (tmp_path / "campaigns" / "q.yaml").write_text(
+        f"id: q\nname: {{en: Q}}\nlanguages: [en]\ntimezone: UTC\n"
+        f"active: {{start: {today - timedelta(days=1)}, end: {today + timedelta(days=2)}}}\n"
+        f"platforms: [bluesky]\nhashtags: [{tag}]\nlinks: {{letter: 'https://example.org/l'}}\n"
+        f"supporters:\n  - name: Friend\n    handles: {{bluesky: {friend.handle}}}\n"
+        "amplify:\n  approval: true\n  action: quote\n  min_spacing_minutes: 0\n"
+        "  quote: {en: 'Thank you, {{ author }}! Read it: {{ link }}'}\n"
+    )
+    data = tmp_path / "data"
+    (tmp_path / "config.toml").write_text(
+        f'[paths]\ncampaigns = "{tmp_path / "campaigns"}"\ntemplates = "{tmp_path / "templates"}"\n'
+        f'data = "{data}"\n[general]\ntimezone = "UTC"\n'
+        f'[bluesky]\nservice_url = "{network.pds_url}"\nhandle = "{account.handle}"\n'
+    )
+    env = {**os.environ, "KINDLING_BLUESKY_APP_PASSWORD": account.password}
+    cli = CliRunner()
+
+    def kindling(*args: str):
+        return cli.invoke(main, ["--config", str(tmp_path / "config.toml"), *args], env=env)
+
+    assert kindling("db", "upgrade").exit_code == 0
+    bot = adapter(network, tmp_path / "probe")
+    poll(lambda: bot.search([f"#{tag}"]).posts or None, timeout=30)
+    bot.close()
+    discovered = kindling("amplify", "discover")
+    assert discovered.exit_code == 0, discovered.output
+    # read twice (the hashtag search and the supporter's own feed), stored once
+    assert "bluesky: 2 post(s) read, 1 new: 0 approved, 1 queued, 0 skipped" in discovered.output
+    queued = json.loads(kindling("queue", "--json").output)
+    assert [(c["author"], c["state"], c["action"]) for c in queued] == [
+        (friend.handle, "queued", "quote")
+    ]
+    assert kindling("approve", str(queued[0]["id"])).exit_code == 0
+    url = f"sqlite:///{data / 'kindling.sqlite3'}"
+    store = Store(url)
+    outbox = Outbox(store, "live", Budget(store, 25.0), XPrices())
+    bot = adapter(network, tmp_path / "probe")
+    now = datetime.now(UTC)
+    rows = outbox.due("bluesky", now)
+    assert [(r.action, r.text) for r in rows] == [
+        ("quote", f"Thank you, {friend.handle}! Read it: https://example.org/l")
+    ]
+    assert outbox.publish(rows[0], bot, now).state == "sent"
+    bot.close()
+    with store.read() as session:
+        made = session.get(OutboxRow, rows[0].id)
+        assert made is not None and made.remote_id is not None
+        quote_uri = made.remote_id
+    store.dispose()
+    record = network.login("supporter").get_record(quote_uri)["value"]
+    assert record["embed"]["record"]["uri"] == original["uri"]
+    assert record["text"] == f"Thank you, {friend.handle}! Read it: https://example.org/l"
+    undone = kindling("unamplify", str(queued[0]["id"]))
+    assert undone.exit_code == 0, undone.output
+    reader = network.login("supporter")
+    assert quote_uri not in {r["uri"] for r in reader.list_records(account.did)}
