@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.campaign.checks import check_campaign, stance_notes
 from bot.campaign.loader import LoadedCampaign, campaign_files, load_campaign
 from bot.compose.renderings import Rendering, gaps, render_campaign
+from bot.compose.repeats import repeated_text_notes
 from bot.compose.templates import TemplateProblem, Templates
 from bot.config import Config
 from bot.problems import Problem, display_path
@@ -79,7 +80,7 @@ def check_one(path: Path, templates: Templates, default_timezone: str) -> Campai
         report.problems.sort(key=lambda p: (p.file, p.line, p.col))
         return report
     report.problems += check_campaign(loaded, templates)
-    report.notes = stance_notes(loaded)
+    report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
     report.renderings, rendering_problems = render_campaign(loaded, templates)
     report.problems += rendering_problems
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))
