@@ -335,3 +335,53 @@ def test_queue_approve_quote_and_unamplify_through_the_commands(
     assert undone.exit_code == 0, undone.output
     reader = network.login("supporter")
     assert quote_uri not in {r["uri"] for r in reader.list_records(account.did)}
+
+
+def test_a_repost_or_like_is_made_once_and_found_again_after_a_crash(
+    bluesky_network: BlueskyNetwork, tmp_path: Path
+) -> None:
+    """Exactly once: the record key comes from the outbox key, so sending again (a crash
+    between the network call and the commit) finds the record instead of making a second."""
+    from bot.platforms.base import PostRequest, Subject
+
+    network = bluesky_network
+    run = uuid.uuid4().hex[:8]
+    friend = network.create_account(f"once{run}")
+    made = network.login(friend.name).create(
+        "app.bsky.feed.post", {"text": "once", "langs": ["en"]}
+    )
+    subject = Subject(made["uri"], made["cid"], "https://bsky.app/x")
+    slot = datetime.now(UTC).replace(microsecond=0)
+    bot = adapter(network, tmp_path / "data")
+    did = network.account("kindling").did
+    reader = network.login("supporter")
+    try:
+        for action, collection in (
+            ("repost", "app.bsky.feed.repost"),
+            ("like", "app.bsky.feed.like"),
+        ):
+            request = PostRequest(
+                key=f"live:amplify:bluesky:{action}:{made['uri']}",
+                text="",
+                language="en",
+                slot=slot,
+                action=action,
+                subject=subject,
+            )
+            assert bot.find_published(request) is None
+            first = bot.publish(request)
+            again = bot.publish(request)  # as after a crash: the same key, the same record
+            assert again.remote_id == first.remote_id
+            found = bot.find_published(request)
+            assert found is not None and found.remote_id == first.remote_id
+            records = [
+                r
+                for r in reader.list_records(did, collection)
+                if r["value"]["subject"]["uri"] == made["uri"]
+            ]
+            assert [r["uri"] for r in records] == [first.remote_id]
+            bot.unamplify(action, first.remote_id, subject)
+            bot.unamplify(action, first.remote_id, subject)  # undoing twice is harmless
+            assert bot.find_published(request) is None
+    finally:
+        bot.close()
