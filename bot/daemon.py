@@ -261,6 +261,8 @@ class Daemon:
     def reload(self) -> None:
         if self.registry.reload():
             self.plan()
+            self.amplifier.withdraw_blocked(self.registry.campaigns(), self.clock.now())
+            self.notice_new_rows()
 
     def publish_due(self, name: str) -> None:
         platform = self.platforms[name]

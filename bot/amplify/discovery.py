@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.amplify.planning import QuoteWriter, plan_approved
+from bot.amplify.planning import QuoteWriter, plan_approved, withdraw_blocked
 from bot.amplify.rules import judge
 from bot.amplify.sources import Sources, sources_for
 from bot.budget import Budget, Cost
@@ -92,6 +92,7 @@ class Discovery:
             except PlatformError as exc:
                 report.stopped.append(f"{source.label}: {exc.message}")
                 log.warning("%s: discovery of %s failed: %s", name, source.label, exc.message)
+        withdraw_blocked(self.store, self.mode, campaign, name, sources.blocklist, now)
         report.planned = plan_approved(self.store, self.mode, campaign, name, now, write_quote)
         return report
 

@@ -206,3 +206,44 @@ def amplifications_today(
             )
             or 0
         )
+
+
+def withdraw_blocked(
+    store: Store,
+    mode: str,
+    campaign: Campaign,
+    platform: str,
+    blocked: frozenset[str],
+    now: datetime,
+) -> int:
+    """Cancel planned amplifications of authors now on the blocklist: it always wins, also over
+    what was planned before the organiser added them. Returns how many were withdrawn."""
+    if not blocked:
+        return 0
+    withdrawn = 0
+    with store.write() as session:
+        rows = session.execute(
+            select(CandidateRow, OutboxRow)
+            .join(OutboxRow, OutboxRow.id == CandidateRow.outbox_id)
+            .where(
+                CandidateRow.campaign_id == campaign.id,
+                CandidateRow.platform == platform,
+                CandidateRow.mode == mode,
+                CandidateRow.state == "planned",
+                OutboxRow.state == "planned",
+            )
+        ).all()
+        for candidate, row in rows:
+            if {candidate.author_handle.lower(), candidate.author_id.lower()} & blocked:
+                row.state, row.reason, row.updated_at = (
+                    "cancelled",
+                    "the author is on the blocklist",
+                    now,
+                )
+                _decide(candidate, "skipped", "the author is on the blocklist", now)
+                withdrawn += 1
+    if withdrawn:
+        log.info(
+            "%s: withdrew %d planned amplification(s) of blocklisted authors", platform, withdrawn
+        )
+    return withdrawn

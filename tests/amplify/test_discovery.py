@@ -254,3 +254,25 @@ def test_queue_approve_reject_and_unamplify(store: Store) -> None:
         assert session.query(OutboxRow).one().state == "cancelled"
     with pytest.raises(DecisionError, match="no candidate 99"):
         unamplify(store, "live", 99, lambda row: None, NOW)
+
+
+def test_the_blocklist_withdraws_what_was_planned_before_it_changed(store: Store) -> None:
+    network = RecordingNetwork([post(2), post(1, "pal.test")], page_size=10)
+    friendly = make_campaign(watch_feeds=False, links=[], anyone=True, min_spacing_minutes=600)
+    assert discovery(store).run(friendly, network, "bluesky", OWN, NOW).planned == 2
+    blocked = make_campaign(
+        watch_feeds=False,
+        links=[],
+        anyone=True,
+        min_spacing_minutes=600,
+        blocklist={"bluesky": ["pal.test"]},
+    )
+    report = discovery(store).run(blocked, network, "bluesky", OWN, NOW)
+    assert report.new == 0
+    with store.read() as session:
+        rows = {r.subject_id[-6:]: (r.state, r.reason) for r in session.query(OutboxRow)}
+    assert rows == {
+        "000002": ("planned", None),
+        "000001": ("cancelled", "the author is on the blocklist"),
+    }
+    assert candidates(store)["000001"] == ("skipped", "the author is on the blocklist")
