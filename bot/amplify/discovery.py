@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.amplify.planning import QuoteWriter, plan_approved, withdraw_blocked
 from bot.amplify.rules import judge
@@ -172,7 +173,27 @@ class Discovery:
         report.found += len(posts)
         if not posts:
             return
+        try:
+            states = self._insert_new(posts, found_by, sources, own_ids, now)
+        except IntegrityError:
+            # Another process (`kindling amplify discover` beside the daemon) stored one of
+            # these posts in between: read what is stored now and insert the rest.
+            states = self._insert_new(posts, found_by, sources, own_ids, now)
+        for state in states:
+            setattr(report, state, getattr(report, state) + 1)
+        report.new += len(states)
+
+    def _insert_new(
+        self,
+        posts: Sequence[FoundPost],
+        found_by: str,
+        sources: Sources,
+        own_ids: frozenset[str],
+        now: datetime,
+    ) -> list[str]:
+        """Store and judge the posts not stored yet, in one transaction; their states."""
         amplify = sources.settings
+        states: list[str] = []
         with self.store.write() as session:
             ids = list({post.remote_id for post in posts})
             seen = set(
@@ -195,8 +216,7 @@ class Discovery:
                     state = "queued"
                 else:
                     state = "approved"
-                setattr(report, state, getattr(report, state) + 1)
-                report.new += 1
+                states.append(state)
                 session.add(
                     CandidateRow(
                         platform=sources.platform,
@@ -220,6 +240,7 @@ class Discovery:
                         decided_by=None if state == "queued" else "rules",
                     )
                 )
+        return states
 
     # -- cursors and the X read budget ---------------------------------------------------------
 
