@@ -58,10 +58,16 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
                 settings.x.prices,
             )
             platforms = {name: make_platform(name, config, dry_run=False) for name in names}
+            failed = False
+            for name, platform in sorted(platforms.items()):
+                reason = getattr(platform, "reason", None)  # UnavailablePlatform: no credentials
+                if reason:
+                    click.echo(f"kindling amplify discover: {name}: {reason}", err=True)
+                    failed = True
             now = datetime.now(UTC)
             reports = AmplifyRunner(discovery, platforms).run(registry.campaigns(), now)
-            if not reports:
-                click.echo("no campaign amplifies on a connected platform")
+            if not names:
+                click.echo("no campaign has an amplify: section")
             for name, report in sorted(reports.items()):
                 line = (
                     f"{name}: {report.found} post(s) read, {report.new} new: "
@@ -76,6 +82,8 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
                 click.echo(line)
                 for why in report.stopped:
                     click.echo(f"  stopped early: {why}")
+        if failed:
+            sys.exit(1)
 
     @main.command()
     @click.argument("campaign", required=False)

@@ -140,3 +140,18 @@ def test_queue_approve_and_reject_on_a_database_file(run, write, workdir) -> Non
         row = session.query(OutboxRow).one()
         assert (row.action, row.subject_id, row.state) == ("repost", posts[0].remote_id, "planned")
     store.dispose()
+
+
+def test_discover_without_credentials_says_what_to_set_and_fails(
+    run, write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("KINDLING_BLUESKY_APP_PASSWORD", "KINDLING_BLUESKY_HANDLE"):
+        monkeypatch.delenv(variable, raising=False)
+    write(
+        "campaigns/demo.yaml",
+        MINIMAL_CAMPAIGN.replace("languages: [cy, en]", "languages: [cy, en]\nplatforms: [bluesky]")
+        + "hashtags: [Demo]\namplify: {anyone: true}\n",
+    )
+    result = run("amplify", "discover")
+    assert result.exit_code == 1
+    assert "kindling amplify discover: bluesky: not configured: set the handle" in result.output
