@@ -244,7 +244,7 @@ def _decide_all(
 @contextmanager
 def _store(config: Config, command: str):
     from bot.store.engine import Store
-    from bot.store.migrate import DatabaseNotReady
+    from bot.store.revision import DatabaseNotReady
 
     store = Store(config.database_url)
     try:

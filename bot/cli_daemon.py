@@ -84,7 +84,7 @@ def register(main: click.Group, load: object, console: object) -> None:
         from bot.clock import AcceleratedClock, SystemClock
         from bot.daemon import Daemon
         from bot.leader import LeaderLockHeld
-        from bot.store.migrate import DatabaseNotReady
+        from bot.store.revision import DatabaseNotReady
 
         config: Config = load(ctx)  # type: ignore[operator]
         dry_run = dry_run or config.settings.general.dry_run

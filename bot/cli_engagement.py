@@ -31,7 +31,7 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         from bot.engagement import Cadence, EngagementPoller
         from bot.platforms.factory import make_platform
         from bot.store.engine import Store
-        from bot.store.migrate import DatabaseNotReady
+        from bot.store.revision import DatabaseNotReady
 
         config = load(ctx)
         store = Store(config.database_url)
