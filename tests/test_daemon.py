@@ -268,3 +268,26 @@ def test_simulate_forecasts_x_spend_and_the_budget_stop(project):
         for p in forecast["posts"]
         if p["platform"] == "bluesky"
     )
+
+
+def test_a_restart_on_a_current_database_does_not_load_alembic(project: Path) -> None:
+    """Alembic is ~10 MB of an idle daemon's memory: it is needed only to migrate."""
+    first = kindling(project, "run", "--dry-run", "--until", "+1s")
+    assert first.wait(timeout=60) == 0, first.stderr.read()
+    probe = (
+        "import sys\nfrom bot.cli import main\n"
+        "try:\n    main(['run', '--dry-run', '--until', '+1s'])\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('alembic' in sys.modules, 'bot.store.migrate' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDLING_")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=project,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
