@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
@@ -138,7 +139,7 @@ def _finish(
         candidate.decided_at, candidate.decided_by = now, "kindling unamplify"
 
 
-def _get(session, mode: str, candidate_id: int) -> CandidateRow:
+def _get(session: Session, mode: str, candidate_id: int) -> CandidateRow:
     candidate = session.get(CandidateRow, candidate_id)
     if candidate is None or candidate.mode != mode:
         raise DecisionError(f"no candidate {candidate_id} (see `kindling queue --all`)")

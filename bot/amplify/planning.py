@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot.campaign.model import Campaign
 from bot.store.engine import Store
@@ -117,7 +118,9 @@ def plan_approved(
 class _Calendar:
     """The amplification slots already taken on one platform: the latest, and counts per day."""
 
-    def __init__(self, session, mode: str, campaign_id: str, platform: str, zone: ZoneInfo):
+    def __init__(
+        self, session: Session, mode: str, campaign_id: str, platform: str, zone: ZoneInfo
+    ) -> None:
         rows = session.execute(
             select(OutboxRow.slot_at).where(
                 OutboxRow.mode == mode,
