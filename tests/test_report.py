@@ -370,3 +370,17 @@ def test_the_kept_click_counts_give_the_report_the_clicks_scan_gives(store, camp
     assert windowed.since and windowed.until
     windowed.since = windowed.until = None
     assert to_json(windowed) == counted
+
+
+def test_the_terminal_shows_campaign_data_as_written_no_markup_no_emoji_codes() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.report import Count
+
+    report = Report(campaign="demo", languages=["cy"], since=None, until=None)
+    report.clicks_by_constituency = [Count("[bold]Ceredigion[/bold] :smile: [link=x]y", 3)]
+    out = StringIO()
+    render_terminal(report, Console(file=out, width=200))
+    assert "[bold]Ceredigion[/bold] :smile: [link=x]y" in out.getvalue()
