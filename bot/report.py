@@ -28,6 +28,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from bot.amplify.outcomes import Amplified, amplified
 from bot.campaign.model import Campaign
@@ -322,7 +324,7 @@ def collect(
     return report
 
 
-def _click_cube(campaign_id: str, start: Any, end: Any, scan: bool) -> Any:
+def _click_cube(campaign_id: str, start: Any, end: Any, scan: bool, sqlite: bool) -> Any:
     """Clicks per (target, ask, wording, platform, language). Without a window these are the
     counts the database keeps (click_counts, migration 0005: one row a key, exact by triggers),
     a few thousand rows read instead of 1,000,000 clicks grouped (0.2 s on SQLite). A window
@@ -336,9 +338,18 @@ def _click_cube(campaign_id: str, start: Any, end: Any, scan: bool) -> Any:
             .cte("click_cube")
         )
     c = ClickRow
+    at: Any = c.at
+    if sqlite:
+        # With a window SQLite's planner takes ix_clicks_campaign_at for the time range, looks
+        # up every row it finds and sorts them: 3.2 s for a month of the benchmark's 1,000,000
+        # clicks, 0.73 s for a week, 0.10 s for a day. `+at` (SQLite's no-op unary plus) keeps
+        # the range from choosing an index, so the covering ix_clicks_report is scanned in group
+        # order with `at` tested in each entry: 0.88 s, 0.22 s, 0.06 s.
+        at = UnaryExpression(c.at, operator=custom_op("+"), type_=c.at.type)
+    when = _in(at, start, end)
     return (
         select(c.target_id, c.ask_id, c.wording, c.platform, c.language, func.count().label("n"))
-        .where(c.campaign_id == campaign_id, _in(c.at, start, end))
+        .where(c.campaign_id == campaign_id, when)
         .group_by(c.target_id, c.ask_id, c.wording, c.platform, c.language)
         .cte("click_cube")
     )
@@ -349,7 +360,8 @@ def _clicks(
 ) -> None:
     """The clicks as a small cube (target, ask, wording, platform, language); every breakdown
     is a GROUP BY over that cube in the same statement."""
-    cube = _click_cube(campaign.id, start, end, scan)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    cube = _click_cube(campaign.id, start, end, scan, sqlite)
     k = cube.c
     nothing = cast(null(), Integer)
     parts = [
