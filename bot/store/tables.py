@@ -181,7 +181,7 @@ class ClickCountRow(Base):
 
     # A rowid table with a unique key, not WITHOUT ROWID on the key: the trigger's UPSERT costs
     # a click about 1-2 µs of CPU on the former and about 10 µs on the latter (SQLite 3.40,
-    # measured; benchmarks/README.md, "/go/{token}").
+    # measured; benchmarks/README.md, `kindling report`, "Evaluated and not kept").
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[str] = mapped_column(String(64))
     target_id: Mapped[str] = mapped_column(String(64))
