@@ -343,3 +343,44 @@ def test_terminal_cuts_long_group_tables_and_says_where_the_rest_is() -> None:
     assert f"C{GROUP_ROWS - 1:03d}" in text and f"C{GROUP_ROWS:03d}" not in text
     assert f"{GROUP_ROWS} of {GROUP_ROWS + 10} constituencies (all in --json" in text
     assert f"P{GROUP_ROWS - 1}" in text and "parties (all in" not in text  # not cut: all fit
+
+
+def test_the_kept_click_counts_give_the_report_the_clicks_scan_gives(store, campaign):
+    """Without a window the report reads click_counts; it must equal grouping the clicks, also
+    after clicks were deleted (a key with none left has no row). Windows group the clicks."""
+    from sqlalchemy import delete
+
+    def both() -> tuple[str, str]:
+        return (
+            to_json(collect(store, campaign)),
+            to_json(collect(store, campaign, scan_clicks=True)),
+        )
+
+    counted, scanned = both()
+    assert counted == scanned
+    assert json.loads(counted)["clicks_total"] == 6
+    with store.write() as session:
+        session.execute(delete(ClickRow).where(ClickRow.target_id == "ms-c"))
+    counted, scanned = both()
+    assert counted == scanned
+    assert json.loads(counted)["clicks_total"] == 5
+    assert "ms-c" not in {t["target"] for t in json.loads(counted)["clicks_by_target"]}
+    # A window holding every click (grouped from the clicks) says the same but for its bounds.
+    windowed = collect(store, campaign, since=date(2026, 12, 1), until=date(2026, 12, 31))
+    assert windowed.since and windowed.until
+    windowed.since = windowed.until = None
+    assert to_json(windowed) == counted
+
+
+def test_the_terminal_shows_campaign_data_as_written_no_markup_no_emoji_codes() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.report import Count
+
+    report = Report(campaign="demo", languages=["cy"], since=None, until=None)
+    report.clicks_by_constituency = [Count("[bold]Ceredigion[/bold] :smile: [link=x]y", 3)]
+    out = StringIO()
+    render_terminal(report, Console(file=out, width=200))
+    assert "[bold]Ceredigion[/bold] :smile: [link=x]y" in out.getvalue()

@@ -56,9 +56,10 @@ class LoadedCampaign:
 
 
 def load_campaign(
-    path: Path, *, default_timezone: str = "Europe/London"
+    path: Path, *, default_timezone: str = "Europe/London", yaml_cache: Path | None = None
 ) -> tuple[LoadedCampaign | None, list[Problem]]:
-    """Read and validate one campaign file (and its target CSV files)."""
+    """Read and validate one campaign file (and its target CSV files). `yaml_cache`: a
+    directory where the parsed YAML is kept between runs (bot/campaign/yamlcache.py)."""
     display = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -66,7 +67,12 @@ def load_campaign(
         return None, [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
     except OSError as exc:
         return None, [Problem(display, 1, 1, f"cannot read campaign file: {exc.strerror}")]
-    located, problems = load_yaml(text, display)
+    if yaml_cache is None:
+        located, problems = load_yaml(text, display)
+    else:
+        from bot.campaign.yamlcache import load_yaml_cached
+
+        located, problems = load_yaml_cached(text, display, path, yaml_cache)
     if located is None:
         return None, problems
     if not isinstance(located.data, dict):
