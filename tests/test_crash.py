@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.fakes.x_process import x_fake_process as running_x_fake
 from tests.peers.bluesky_network import BlueskyNetwork
 
 pytestmark = [pytest.mark.crash, pytest.mark.bluesky, pytest.mark.xfake]
@@ -35,37 +36,9 @@ X_KEYS = {
 
 @pytest.fixture
 def x_fake_process(tmp_path: Path):
-    port_file = tmp_path / "x-port"
-    env = {**os.environ, **X_KEYS}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.x_server",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while not port_file.exists() or not port_file.read_text().strip():
-        assert process.poll() is None and time.monotonic() < deadline, (
-            "the fake X server did not start"
-        )
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port_file.read_text().strip()}"
     # X allows 100 creates per 15 minutes; this test posts more than that on purpose.
-    httpx.post(
-        f"{url}/_fake/config", json={"limits": {"POST /2/tweets": 100000}}, timeout=10
-    ).raise_for_status()
-    yield url
-    process.kill()
-    process.wait()
+    with running_x_fake(tmp_path, X_KEYS, limits={"POST /2/tweets": 100000}) as url:
+        yield url
 
 
 def _project(tmp_path: Path, network: BlueskyNetwork, x_url: str) -> tuple[Path, dict[str, str]]:

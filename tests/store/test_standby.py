@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bot.store import migrate
+from tests.fakes.x_process import x_fake_process
 
 pytestmark = [pytest.mark.xfake]
 
@@ -31,29 +32,8 @@ X_KEYS = {
 
 @pytest.fixture
 def x_fake(tmp_path: Path):
-    port_file = tmp_path / "x-port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.x_server",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-        ],
-        cwd=ROOT,
-        env={**os.environ, **X_KEYS},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not port_file.exists() or not port_file.read_text().strip():
-        assert process.poll() is None and time.monotonic() < deadline, "no fake X server"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port_file.read_text().strip()}"
-    process.kill()
-    process.wait()
+    with x_fake_process(tmp_path, X_KEYS) as url:
+        yield url
 
 
 def _project(tmp_path: Path, x_url: str) -> Path:
