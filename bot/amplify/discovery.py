@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -93,9 +93,16 @@ class Discovery:
             except PlatformError as exc:
                 report.stopped.append(f"{source.label}: {exc.message}")
                 log.warning("%s: discovery of %s failed: %s", name, source.label, exc.message)
-        withdraw_blocked(self.store, self.mode, campaign, name, sources.blocklist, now)
+        self.withdraw_blocked(campaign, name, now)
         report.planned = plan_approved(self.store, self.mode, campaign, name, now, write_quote)
         return report
+
+    def withdraw_blocked(self, campaign: Campaign, name: str, now: datetime) -> int:
+        """Cancel planned amplifications on `name` whose authors are now on the blocklist."""
+        sources = sources_for(campaign, name)
+        if sources is None:
+            return 0
+        return withdraw_blocked(self.store, self.mode, campaign, name, sources.blocklist, now)
 
     # -- sources -------------------------------------------------------------------------------
 
@@ -298,11 +305,3 @@ def _cursor_name(mode: str, sources: Sources, label: str) -> str:
     key = f"{mode}|{sources.campaign_id}|{sources.platform}|{label}"
     digest = hashlib.sha256(key.encode()).hexdigest()
     return f"amplify:{digest[:48]}"
-
-
-def own_ids_of(accounts: Mapping[str, object]) -> dict[str, frozenset[str]]:
-    """Lower-case id and handle of each platform's account, for the never-our-own-posts rule."""
-    return {
-        name: frozenset({str(getattr(a, "id", "")).lower(), str(getattr(a, "handle", "")).lower()})
-        for name, a in accounts.items()
-    }

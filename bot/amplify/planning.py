@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.campaign.model import Campaign
@@ -187,28 +187,6 @@ def _decide(
     candidate.state, candidate.reason = state, reason
     if not keep_decider:
         candidate.decided_at, candidate.decided_by = now, "rules"
-
-
-def amplifications_today(
-    store: Store, mode: str, platform: str, now: datetime, zone: ZoneInfo
-) -> int:
-    """Amplifications planned or made on `platform` in the local day of `now` (for status)."""
-    local = now.astimezone(zone)
-    start = datetime.combine(local.date(), time(0), tzinfo=zone)
-    with store.read() as session:
-        return int(
-            session.scalar(
-                select(func.count(OutboxRow.id)).where(
-                    OutboxRow.mode == mode,
-                    OutboxRow.platform == platform,
-                    OutboxRow.action != "post",
-                    OutboxRow.slot_at >= start,
-                    OutboxRow.slot_at < start + timedelta(days=1),
-                    OutboxRow.state.not_in(("cancelled", "undone", "missed")),
-                )
-            )
-            or 0
-        )
 
 
 def withdraw_blocked(

@@ -8,9 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.amplify.discovery import Discovery, PassReport
-from bot.amplify.planning import withdraw_blocked
 from bot.amplify.quoting import quote_text
-from bot.amplify.sources import sources_for
+from bot.campaign.model import POST_PLATFORMS
 from bot.campaign.registry import ActiveCampaign
 from bot.platforms.base import Account, Amplifier, Platform, PlatformError
 
@@ -67,19 +66,8 @@ class AmplifyRunner:
     def withdraw_blocked(self, campaigns: Sequence[ActiveCampaign], now: datetime) -> None:
         """After a campaign change: planned amplifications of newly blocklisted authors go."""
         for active in campaigns:
-            for name in (
-                active.loaded.campaign.amplify.platforms if active.loaded.campaign.amplify else []
-            ):
-                sources = sources_for(active.loaded.campaign, name)
-                if sources is not None:
-                    withdraw_blocked(
-                        self.discovery.store,
-                        self.discovery.mode,
-                        active.loaded.campaign,
-                        name,
-                        sources.blocklist,
-                        now,
-                    )
+            for name in POST_PLATFORMS:
+                self.discovery.withdraw_blocked(active.loaded.campaign, name, now)
 
 
 def quote_writer(active: ActiveCampaign):
