@@ -88,7 +88,9 @@ def serve(database: str, port: int) -> None:
     os.chdir(ROOT)
     config = load_config(ROOT / "config.toml" if (ROOT / "config.toml").exists() else None)
     app = create_app(config, WebOptions(rate_limit=0, reload_seconds=0, benchmark_routes=True))
-    uvicorn.run(app, host="127.0.0.1", port=port, **_uvicorn_options())
+    # Exactly as `kindling serve` runs it (httptools with the /go/ shortcut), quieter.
+    options = app.uvicorn_options("127.0.0.1", port, log_level="warning")
+    uvicorn.run(app, **options, **({"loop": "uvloop"} if "loop" in _uvicorn_options() else {}))
 
 
 def serve_bare(port: int) -> None:

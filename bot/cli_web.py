@@ -44,14 +44,4 @@ def register(
         except ProblemsFound as found:
             fail(found.problems)
             return
-        # No access log: URLs carry postcodes and Mastodon servers. uvloop and httptools are used
-        # when installed (uvicorn's "auto"); log_config=None keeps Kindling's own log format.
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            server_header=False,
-            proxy_headers=True,
-            log_config=None,
-        )
+        uvicorn.run(app, **app.uvicorn_options(host, port))

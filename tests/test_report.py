@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -370,6 +370,74 @@ def test_the_kept_click_counts_give_the_report_the_clicks_scan_gives(store, camp
     assert windowed.since and windowed.until
     windowed.since = windowed.until = None
     assert to_json(windowed) == counted
+
+
+def test_a_window_counts_its_clicks_whichever_side_of_it_is_grouped(store, campaign):
+    """A window holding more than half the clicks is counted as the kept counts less the clicks
+    outside it; a smaller one by grouping its own clicks. Both must give what a count of the
+    rows themselves gives, for windows on either side, in the middle, everything and nothing."""
+    import random
+    from collections import Counter
+
+    rng = random.Random(7)
+    extra = []
+    for n in range(120):
+        extra.append(
+            ClickRow(
+                token=f"w{n}",
+                campaign_id="demo",
+                target_id=rng.choice(["ms-a", "ms-b", "ms-c"]),
+                ask_id="letter",
+                wording=rng.randrange(2),
+                platform=rng.choice(["x", "bluesky"]),
+                language=rng.choice(["cy", "en"]),
+                at=at(rng.randrange(6, 20), rng.randrange(24)),
+                client_hash=None,
+            )
+        )
+    with store.write() as session:
+        session.add_all(extra)
+        session.add(  # another campaign's click inside every window: never counted
+            ClickRow(
+                token="o1", campaign_id="other", target_id="ms-a", ask_id="letter", wording=0,
+                platform="x", language="cy", at=at(10), client_hash=None,
+            )
+        )  # fmt: skip
+    with store.read() as session:
+        rows = [
+            (r.target_id, r.platform, r.at)
+            for r in session.query(ClickRow).filter(ClickRow.campaign_id == "demo")
+        ]
+
+    def london_midnight(day: date) -> datetime:  # GMT in December and January
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+    windows = [
+        (None, date(2026, 12, 3)),
+        (date(2026, 12, 4), None),
+        (date(2026, 12, 8), date(2026, 12, 17)),
+        (date(2026, 12, 16), date(2026, 12, 16)),
+        (date(2026, 12, 1), date(2026, 12, 31)),
+        (date(2026, 12, 25), None),
+    ]
+    seen_sides = set()
+    for since, until in windows:
+        start = london_midnight(since) if since else None
+        end = london_midnight(until + timedelta(days=1)) if until else None
+        inside = [
+            (t, p) for t, p, when in rows
+            if (start is None or when.replace(tzinfo=UTC) >= start)
+            and (end is None or when.replace(tzinfo=UTC) < end)
+        ]  # fmt: skip
+        seen_sides.add(2 * len(inside) > len(rows))
+        report = collect(store, campaign, since=since, until=until)
+        assert report.clicks_total == len(inside), (since, until)
+        by_target = Counter(t for t, _ in inside)
+        assert {c.target: c.clicks for c in report.clicks_by_target} == dict(by_target)
+        assert {c.key: c.clicks for c in report.clicks_by_platform} == dict(
+            Counter(p for _, p in inside)
+        )
+    assert seen_sides == {True, False}  # both ways of counting were used
 
 
 def test_the_terminal_shows_campaign_data_as_written_no_markup_no_emoji_codes() -> None:

@@ -218,6 +218,28 @@ class KindlingApp:
                 return
         await self._pages(scope, receive, send)
 
+    def uvicorn_options(self, host: str, port: int, **overrides: Any) -> dict[str, Any]:
+        """How `kindling serve` runs this app under uvicorn (tests and benchmarks use the same).
+
+        No access log: URLs carry postcodes and Mastodon servers. No server header. Proxy headers
+        read from the addresses uvicorn trusts (FORWARDED_ALLOW_IPS, default 127.0.0.1), so the
+        rate limit sees the supporter, not the proxy. uvloop when installed (uvicorn's "auto");
+        httptools with the `/go/` shortcut (bot/web/go_protocol.py), or uvicorn's default where
+        httptools is missing. log_config=None keeps Kindling's own log format."""
+        from bot.web.go_protocol import go_protocol
+
+        protocol = go_protocol(self.web.go, benchmark_routes=self._bench)
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "http": "auto" if protocol is None else protocol,
+            "access_log": False,
+            "server_header": False,
+            "proxy_headers": True,
+            "log_config": None,
+        }
+        return {**options, **overrides}
+
 
 def create_app(
     config: Config, options: WebOptions | None = None, *, store: Store | None = None

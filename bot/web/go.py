@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 
 from bot.compose.links import intent_url, mastodon_instance
 from bot.web.linkset import GoLink
-from bot.web.writer import ClickWriter
+from bot.web.writer import Click, ClickWriter
 
 
 class ClientHasher:
@@ -150,6 +150,9 @@ class GoEndpoint:
         self.recorded = 0
         self.unrecorded = 0
 
+    def link(self, token: str) -> GoLink | None:
+        return self._links().get(token)
+
     async def __call__(self, scope: dict, receive: Any, send: Any, *, record: bool = True) -> None:
         path: str = scope["path"]
         token = path[len(PREFIX) :] if record else path[len(BENCH_PREFIX) :]
@@ -161,16 +164,7 @@ class GoEndpoint:
         if method != "GET" and method != "HEAD":
             await _respond(send, 405, [*SECURITY_HEADERS, (b"allow", b"GET, HEAD")], b"")
             return
-        headers = scope["headers"]
-        opted_out = prefetch = False
-        same_origin = False
-        for name, value in headers:
-            if name == b"dnt" or name == b"sec-gpc":
-                opted_out = opted_out or value.strip() == b"1"
-            elif name == b"sec-fetch-site":
-                same_origin = value == b"same-origin"
-            elif name == b"sec-purpose" or name == b"purpose":
-                prefetch = prefetch or b"prefetch" in value
+        opted_out, same_origin, prefetch = read_request_headers(scope["headers"])
         if prefetch:  # never count a prefetch, and never let the browser reuse it as the click
             await _respond(send, 503, [*SECURITY_HEADERS, (b"content-length", b"0")], b"")
             return
@@ -181,9 +175,8 @@ class GoEndpoint:
                 return
         if record and method == "GET":
             client = scope.get("client")
-            digest = self.hasher(client[0] if client else "unknown")
-            if self.limiter.allow(digest):
-                click = (*link.click, time.time(), None if opted_out else digest)
+            click = self.click_for(link, client[0] if client else None, opted_out)
+            if click is not None:
                 try:
                     await self.writer.record(click)
                 except Exception as exc:
@@ -191,8 +184,6 @@ class GoEndpoint:
                     await self._page(send, 503, "unavailable", link, {})
                     return
                 self.recorded += 1
-            else:
-                self.unrecorded += 1
         await send(
             {
                 "type": "http.response.start",
@@ -201,6 +192,14 @@ class GoEndpoint:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+    def click_for(self, link: GoLink, client_host: str | None, opted_out: bool) -> Click | None:
+        """The click row to record for `client_host`, or None past its rate limit (counted)."""
+        digest = self.hasher(client_host or "unknown")
+        if not self.limiter.allow(digest):
+            self.unrecorded += 1
+            return None
+        return (*link.click, time.time(), None if opted_out else digest)
 
     async def _mastodon(
         self, scope: dict, send: Any, link: GoLink, same_origin: bool
@@ -231,6 +230,19 @@ class GoEndpoint:
         await _respond(
             send, status, [(b"content-type", b"text/html; charset=utf-8"), *page_headers()], body
         )
+
+
+def read_request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool, bool]:
+    """(opted out by DNT/Sec-GPC, came from this site's own pages, is a prefetch)."""
+    opted_out = same_origin = prefetch = False
+    for name, value in headers:
+        if name == b"dnt" or name == b"sec-gpc":
+            opted_out = opted_out or value.strip() == b"1"
+        elif name == b"sec-fetch-site":
+            same_origin = value == b"same-origin"
+        elif name == b"sec-purpose" or name == b"purpose":
+            prefetch = prefetch or b"prefetch" in value
+    return opted_out, same_origin, prefetch
 
 
 CSP = (

@@ -14,7 +14,7 @@ from tests.web.conftest import make_config
 def main() -> None:
     root, port = Path(sys.argv[1]), int(sys.argv[2])
     app = create_app(make_config(root), WebOptions(postcodes=root / "postcodes.csv"))
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    uvicorn.run(app, **app.uvicorn_options("127.0.0.1", port, log_level="warning"))
 
 
 if __name__ == "__main__":
