@@ -330,9 +330,9 @@ def _click_cube(session: Any, campaign_id: str, start: Any, end: Any, scan: bool
     A window needs the clicks' times. Its clicks are a range of `ix_clicks_time` (migration
     0006), grouped in a temporary B-tree, which costs in proportion to the rows grouped: so when
     the window holds more than half a campaign's clicks, the clicks outside it are grouped
-    instead and taken from the kept counts (read in the same transaction, so the two agree). On
-    the benchmark's 1,000,000 clicks (SQLite): a day 0.05 s, a week 0.28 s, half 0.62 s, all
-    0.02 s, plus ~0.04 s to count the window first."""
+    instead and taken from the kept counts (read in the same transaction, so the two agree).
+    `collect` on the benchmark's 1,000,000 clicks (SQLite): a day 0.07 s, a week 0.31 s, half
+    0.67 s, all 0.20 s (benchmarks/README.md, `kindling report`)."""
     k = ClickCountRow
     kept = select(k.target_id, k.ask_id, k.wording, k.platform, k.language, k.clicks.label("n"))
     kept = kept.where(k.campaign_id == campaign_id)
