@@ -111,7 +111,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
 ]
-_REDIRECT_HEADERS = [*SECURITY_HEADERS, (b"content-length", b"0")]  # no body: no CSP needed
+REDIRECT_HEADERS = [*SECURITY_HEADERS, (b"content-length", b"0")]  # no body: no CSP needed
 
 # (status, page name, link, context) -> HTML bytes: the pages module renders them.
 RenderPage = Callable[[int, str, GoLink | None, dict[str, Any]], Awaitable[bytes]]
@@ -188,7 +188,7 @@ class GoEndpoint:
             {
                 "type": "http.response.start",
                 "status": 302,
-                "headers": [(b"location", location), *_REDIRECT_HEADERS],
+                "headers": [(b"location", location), *REDIRECT_HEADERS],
             }
         )
         await send({"type": "http.response.body", "body": b""})

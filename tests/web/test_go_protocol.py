@@ -16,6 +16,7 @@ import uvicorn
 
 from bot.web import KindlingApp, WebOptions, create_app
 from tests.web.conftest import make_config, token_for
+from tests.web.test_go import HOSTILE_PATHS
 
 
 class _CountingEndpoint:
@@ -254,3 +255,30 @@ def test_when_the_click_cannot_be_committed_the_answer_is_503_not_a_redirect(mak
         (after,) = read_responses(sock, 1)
         assert after["status"] == 503 and "location" not in after["headers"]
         assert asgi.calls == []
+
+
+def test_hostile_paths_through_the_real_server_never_redirect_anywhere_else(make_app, clicks):
+    """The ASGI path's hostile-path list (tests/web/test_go.py), over sockets: whichever way
+    uvicorn and the shortcut take each one, a 302 only ever carries the stored URL of the token
+    asked for, and only a 302 is a click."""
+    app = make_app()
+    redirects = 0
+    with serving(app) as (port, _):
+        token = token_for(app, campaign_id="demo", platform="x")
+        other = token_for(app, campaign_id="other")
+        generated = {link.location.decode() for link in app.web.links.values() if link.location}
+        for path in HOSTILE_PATHS:
+            target = path.replace("TOKEN", token).replace("OTHER", other)
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(request(target, "Connection: close"))
+                (answer,) = read_responses(sock, 1)
+            location = answer["headers"].get("location")
+            if answer["status"] == 302:
+                redirects += 1
+                assert location == app.web.links[token].location.decode(), target
+            else:
+                assert answer["status"] in (400, 404), (target, answer["status"])
+                assert location is None, target
+            assert location is None or location in generated
+    assert redirects == 1  # the token with a hostile query string: the stored URL, query ignored
+    assert len(clicks()) == redirects
