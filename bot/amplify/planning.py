@@ -4,17 +4,20 @@ hours, never after the active window, and never once a post is older than `max_a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.campaign.model import Campaign
 from bot.store.engine import Store
-from bot.store.tables import CandidateRow, OutboxRow
+from bot.store.tables import CandidateRow, OutboxRow, PollCursorRow
 
 log = logging.getLogger("kindling.amplify")
 
@@ -49,6 +52,7 @@ def plan_approved(
     end = campaign.active.end_local()
     planned = 0
     with store.write() as session:
+        _take_planning_lock(session, mode, campaign.id, platform, now)
         candidates = list(
             session.scalars(
                 select(CandidateRow)
@@ -113,6 +117,28 @@ def plan_approved(
             taken.add(slot)
             planned += 1
     return planned
+
+
+def _take_planning_lock(
+    session: Session, mode: str, campaign_id: str, platform: str, now: datetime
+) -> None:
+    """Serialise planners of one (mode, campaign, platform) across processes: `kindling approve`
+    and the daemon's amplify job can plan at the same moment, and two planners reading the same
+    approved candidates and the same calendar would plan a candidate twice (the second insert
+    fails on the outbox key) or fill a day past `daily_cap`. The first statement of the
+    transaction writes a row of its own, so SQLite gives it the write lock (and the newest
+    snapshot) and PostgreSQL a row lock, both held until the transaction ends; the other planner
+    waits (busy timeout / lock wait), then reads what this one planned."""
+    name = (
+        "amplify-plan:"
+        + hashlib.sha256(f"{mode}|{campaign_id}|{platform}".encode()).hexdigest()[:40]
+    )
+    dialect = session.get_bind().dialect.name
+    upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = upsert(PollCursorRow).values(name=name, cursor=None, updated_at=now)
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["name"], set_={"updated_at": now})
+    )
 
 
 class _Calendar:

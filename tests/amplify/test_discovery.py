@@ -21,6 +21,11 @@ from bot.platforms.base import FoundPage, FoundPost, RateLimited, Subject
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
 from tests.amplify.conftest import make_campaign
+from tests.peers.postgres import (  # noqa: F401 (fixtures)
+    database_url_fixture,
+    postgres_server_fixture,
+    postgres_url_fixture,
+)
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 in London
 
@@ -276,3 +281,59 @@ def test_the_blocklist_withdraws_what_was_planned_before_it_changed(store: Store
         "000001": ("cancelled", "the author is on the blocklist"),
     }
     assert candidates(store)["000001"] == ("skipped", "the author is on the blocklist")
+
+
+def test_two_processes_planning_at_once_plan_each_candidate_once_within_the_cap(
+    database_url: str,
+) -> None:
+    """`kindling approve` and the daemon may plan at the same moment, each with its own
+    connection: planning is serialised by the database (SQLite and PostgreSQL), so every
+    approved candidate gets one outbox row and no day gets more than `daily_cap`, however the
+    two interleave. (Without the lock: a UNIQUE failure on the outbox key within 8 rounds.)"""
+    import threading
+
+    store = Store(database_url)
+    store.create_tables()
+
+    campaign = make_campaign(
+        watch_feeds=False, links=[], approval=True, daily_cap=2, max_age_hours=720
+    )
+    for round_number in range(8):
+        posts = [post(100 * round_number + n) for n in range(6)]
+        discovery(store).run(campaign, RecordingNetwork(posts, page_size=10), "bluesky", OWN, NOW)
+        for view in list_candidates(store, "live"):
+            decide(store, "live", view.id, True, NOW)
+        stores = [Store(store.url) for _ in range(2)]
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+        threads = [
+            threading.Thread(target=_plan_after, args=(start, own, campaign, errors))
+            for own in stores
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for own in stores:
+            own.dispose()
+        assert errors == []
+        with store.read() as session:
+            rows = session.query(OutboxRow).all()
+            states = {c.state for c in session.query(CandidateRow)}
+        assert states == {"planned"}
+        assert len(rows) == 6 * (round_number + 1)
+        assert len({row.subject_id for row in rows}) == len(rows)
+        per_day: dict[object, int] = {}
+        for row in rows:
+            day = row.slot_at.date()
+            per_day[day] = per_day.get(day, 0) + 1
+        assert max(per_day.values()) <= 2, per_day
+    store.dispose()
+
+
+def _plan_after(start: Any, own: Store, campaign: Any, errors: list[BaseException]) -> None:
+    start.wait()
+    try:
+        plan_approved(own, "live", campaign, "bluesky", NOW)
+    except BaseException as exc:
+        errors.append(exc)
