@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def register(
         import uvicorn
 
         from bot import logs
+        from bot.store.revision import DatabaseNotReady
         from bot.web import WebOptions, create_app
 
         config = load(ctx)
@@ -44,4 +46,9 @@ def register(
         except ProblemsFound as found:
             fail(found.problems)
             return
+        try:
+            app.web.store.require_migrated()
+        except DatabaseNotReady as exc:
+            click.echo(f"kindling serve: {exc}", err=True)
+            sys.exit(1)
         uvicorn.run(app, **app.uvicorn_options(host, port))

@@ -33,7 +33,6 @@ from bot.compose.templates import Templates
 from bot.config import Config
 from bot.problems import ProblemsFound
 from bot.store.engine import Store
-from bot.store.tables import Base
 from bot.web.finder import Finder, PostcodeTable, load_postcode_table
 from bot.web.go import BENCH_PREFIX, PREFIX, ClientHasher, GoEndpoint, RateLimiter, page_headers
 from bot.web.linkset import CampaignLinks, GoLink, sync_links
@@ -95,8 +94,11 @@ class WebState:
         return next(self._views)
 
     async def start(self) -> None:
+        # As the daemon does: a new SQLite file gets the migrations, an outdated database is
+        # refused (DatabaseNotReady says to run `kindling db upgrade`), never changed behind the
+        # operator's back; `kindling serve` checks this before starting, so this is quick.
+        await asyncio.to_thread(self.store.require_migrated)
         self.writer.start()
-        await self.writer.run(lambda connection: Base.metadata.create_all(connection))
         await self.refresh(initial=True)
         if self.options.reload_seconds > 0:
             self._reloader = asyncio.create_task(self._reload_loop())

@@ -93,3 +93,39 @@ def test_kindling_run_dry_run_creates_a_new_sqlite_database(project):
     assert done.returncode == 0, done.stderr
     assert "new database" in done.stderr and "tables created" in done.stderr
     assert migrate.current(url) == migrate.head()
+
+
+def test_kindling_serve_refuses_an_outdated_database_and_leaves_it_as_it_was(project):
+    url = f"sqlite:///{project / 'old.sqlite3'}"
+    migrate.upgrade(url, "0005")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDLING_")}
+    env["KINDLING_DATABASE_URL"] = url
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", "1"],  # never reaches listening
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "at revision 0005" in done.stderr and "kindling db upgrade" in done.stderr
+    assert migrate.current(url) == "0005"
+
+
+def test_a_database_the_web_server_created_is_one_the_daemon_accepts(project):
+    """`kindling serve` first, `kindling run` after, on one new SQLite file: the server builds
+    it by the migrations (not from the models), so the daemon finds it current."""
+    from bot.config import Config, PathsSettings, Secrets, Settings
+    from bot.web import WebOptions, create_app
+    from tests.web.conftest import TestClient  # imported there without httpx's warning
+
+    url = f"sqlite:///{project / 'data' / 'kindling.sqlite3'}"
+    paths = PathsSettings(campaigns="campaigns", templates="templates", data="data")
+    config = Config(Settings(paths=paths), project, Secrets({"KINDLING_DATABASE_URL": url}))
+    with TestClient(create_app(config, WebOptions(reload_seconds=0))) as client:
+        assert client.get("/healthz").json()["ok"] is True
+    assert migrate.current(url) == migrate.head()
+    done = run_daemon(project, url, "--until", "+2s")
+    assert done.returncode == 0, done.stderr
+    assert "new database" not in done.stderr
