@@ -51,6 +51,7 @@ def serving(app: KindlingApp, **overrides: Any) -> Iterator[tuple[int, _Counting
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
+    app.web.server = server  # type: ignore[attr-defined]  # for the shutdown test
     try:
         yield port, asgi
     finally:
@@ -282,3 +283,21 @@ def test_hostile_paths_through_the_real_server_never_redirect_anywhere_else(make
             assert location is None or location in generated
     assert redirects == 1  # the token with a hostile query string: the stored URL, query ignored
     assert len(clicks()) == redirects
+
+
+def test_a_shutdown_while_a_click_commits_still_answers_it_and_keeps_the_row(make_app, clicks):
+    """uvicorn's graceful shutdown with a shortcut click in the writer's queue: the commit
+    completes, the supporter gets the 302 (with `connection: close`), the row is there."""
+    app = make_app()
+    app.web.writer.commit_delay = 0.5  # the click waits in the queue while the server stops
+    with serving(app) as (port, _), socket.create_connection(("127.0.0.1", port)) as sock:
+        token = token_for(app, platform="bluesky")
+        sock.sendall(request(f"/go/{token}"))
+        time.sleep(0.1)
+        app.web.server.should_exit = True  # type: ignore[attr-defined]
+        (answer,) = read_responses(sock, 1)
+        assert answer["status"] == 302
+        assert answer["headers"]["location"] == app.web.links[token].location.decode()
+        assert answer["headers"]["connection"] == "close"
+        assert closed_by_server(sock, 5)
+    assert [row.token for row in clicks()] == [token]
