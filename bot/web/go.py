@@ -143,6 +143,8 @@ class GoEndpoint:
         render: RenderPage,
     ) -> None:
         self._links = links
+        self._links_seen: dict[str, GoLink] | None = None
+        self._by_bytes: dict[bytes, GoLink] = {}
         self.writer = writer
         self.hasher = hasher
         self.limiter = limiter
@@ -152,6 +154,14 @@ class GoEndpoint:
 
     def link(self, token: str) -> GoLink | None:
         return self._links().get(token)
+
+    def link_for_path(self, token: bytes) -> GoLink | None:
+        """`link` for the raw bytes of a request path (the protocol-level shortcut)."""
+        links = self._links()
+        if links is not self._links_seen:  # swapped whole on reload, never mutated
+            self._by_bytes = {token.encode("ascii"): link for token, link in links.items()}
+            self._links_seen = links
+        return self._by_bytes.get(token)
 
     async def __call__(self, scope: dict, receive: Any, send: Any, *, record: bool = True) -> None:
         path: str = scope["path"]

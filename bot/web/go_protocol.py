@@ -95,6 +95,7 @@ def go_protocol(endpoint: GoEndpoint, *, benchmark_routes: bool = False) -> type
         return None
 
     redirect_line = STATUS_LINE[302]
+    head_cache: list[Any] = [None, b""]  # (uvicorn's default headers, status line + them)
 
     class GoProtocol(HttpToolsProtocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -104,6 +105,13 @@ def go_protocol(endpoint: GoEndpoint, *, benchmark_routes: bool = False) -> type
 
         # -- parser callbacks (uvicorn's, with the shortcut in front) --------------------------
 
+        def on_message_begin(self) -> None:
+            # uvicorn builds the ASGI scope here; the shortcut needs none, so it is built only
+            # for the requests that go on to the ASGI app (`_to_asgi`).
+            self.url = b""
+            self.expect_100_continue = False
+            self.headers = []
+
         def on_headers_complete(self) -> None:
             url: bytes = self.url
             if url.startswith(_PREFIX):
@@ -111,13 +119,21 @@ def go_protocol(endpoint: GoEndpoint, *, benchmark_routes: bool = False) -> type
             elif benchmark_routes and url.startswith(_BENCH_PREFIX):
                 token, record = url[len(_BENCH_PREFIX) :], False
             else:
-                super().on_headers_complete()
+                self._to_asgi()
                 return
             cycle = self.cycle
             if (cycle is not None and not cycle.response_complete) or not self._shortcut(
                 token, record
             ):
-                super().on_headers_complete()
+                self._to_asgi()
+
+        def _to_asgi(self) -> None:
+            """uvicorn's own handling: its message-begin (the scope), then its headers-complete."""
+            url, headers, expect = self.url, self.headers, self.expect_100_continue
+            super().on_message_begin()
+            self.url, self.expect_100_continue = url, expect
+            self.headers = self.scope["headers"] = headers
+            super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
             if type(self.cycle) is not _PendingRedirect:
@@ -172,9 +188,7 @@ def go_protocol(endpoint: GoEndpoint, *, benchmark_routes: bool = False) -> type
         def _shortcut(self, token: bytes, record: bool) -> bool:
             """Answer (now or after the commit) and return True, or False to leave the request
             to the ASGI app."""
-            if b"?" in token or b"%" in token or b"/" in token:
-                return False
-            link = endpoint.link(token.decode("ascii", "replace"))
+            link = endpoint.link_for_path(token)  # exact bytes: a query or escape is no token
             if link is None or link.location is None:
                 return False
             method = self.parser.get_method()
@@ -226,10 +240,11 @@ def go_protocol(endpoint: GoEndpoint, *, benchmark_routes: bool = False) -> type
             self._redirect(pending, link.location)  # type: ignore[arg-type]
 
         def _redirect(self, pending: _PendingRedirect, location: bytes) -> None:
-            parts = [redirect_line]
-            for name, value in self.server_state.default_headers:
-                parts += (name, b": ", value, b"\r\n")
-            parts += (b"location: ", location, b"\r\n", _FIXED_REDIRECT_HEADERS)
+            defaults = self.server_state.default_headers  # a new list when the date changes
+            if defaults is not head_cache[0]:
+                lines = [name + b": " + value + b"\r\n" for name, value in defaults]
+                head_cache[:] = [defaults, redirect_line + b"".join(lines)]
+            parts = [head_cache[1], b"location: ", location, b"\r\n", _FIXED_REDIRECT_HEADERS]
             self._finish(pending, parts)
 
         async def _unavailable(self, pending: _PendingRedirect, link: GoLink) -> None:
