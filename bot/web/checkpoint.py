@@ -44,14 +44,19 @@ class WalCheckpointer:
         self.store = store
         self.interval = interval
         self.checkpoints = 0
-        # Set by the writer after each commit (a plain attribute: one bytecode store, no lock):
-        # an idle server does not checkpoint ten times a second for nothing.
-        self.dirty = False
+        # Set by the writer after each commit: an idle server's thread sleeps until there is
+        # something to copy, instead of waking 50 times a second to find nothing.
+        self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def committed(self) -> None:
+        """The writer committed: checkpoint within `interval`."""
+        self._dirty.set()
+
     def start(self) -> None:
         self._stop.clear()
+        self._dirty.clear()
         self._thread = threading.Thread(target=self._run, name="kindling-checkpoint", daemon=True)
         self._thread.start()
 
@@ -59,6 +64,7 @@ class WalCheckpointer:
         if self._thread is None:
             return
         self._stop.set()
+        self._dirty.set()
         self._thread.join(timeout)
         self._thread = None
 
@@ -66,10 +72,12 @@ class WalCheckpointer:
         _lower_own_priority()
         raw = self.store.engine.raw_connection()
         try:
-            while not self._stop.wait(self.interval):
-                if self.dirty:
-                    self.dirty = False
-                    self._checkpoint(raw)
+            while True:
+                self._dirty.wait()
+                if self._stop.wait(self.interval):  # at most one checkpoint per interval
+                    break
+                self._dirty.clear()
+                self._checkpoint(raw)
         finally:
             raw.close()
 

@@ -252,7 +252,7 @@ class ClickWriter:
                     cursor.close()
                 raw.commit()
                 if self.checkpointer is not None:
-                    self.checkpointer.dirty = True
+                    self.checkpointer.committed()
             else:
                 dicts = [
                     dict(
