@@ -9,8 +9,10 @@ checkpoints never take the write lock, so group commits go on while it copies an
 The thread runs at the scheduler's idle priority (Linux SCHED_IDLE, where allowed): copying the
 WAL back is work that can wait, and at normal priority it took the core from the event loop in
 slices of milliseconds. On the `/go/` benchmark (server pinned to one core) that alone lifted
-p99 from ~1.7 ms to ~4.7 ms. When the core is saturated and this thread gets no time at all,
-checkpointing falls back to SQLite's own, in the writer (below).
+p99 from ~1.7 ms to ~4.7 ms. When the core is saturated this thread gets very little time, and
+checkpointing falls back to SQLite's own in the writer (below), which runs whenever this thread
+is not in the middle of a checkpoint (one checkpointer at a time: the other's attempt returns
+at once, and the WAL grows a little longer until the next).
 
 That alone is not enough. SQLite only starts the WAL over from its beginning when a write finds
 every frame already copied back, and under steady load the writer appends frames while the

@@ -152,11 +152,9 @@ class GoEndpoint:
         self.recorded = 0
         self.unrecorded = 0
 
-    def link(self, token: str) -> GoLink | None:
-        return self._links().get(token)
-
     def link_for_path(self, token: bytes) -> GoLink | None:
-        """`link` for the raw bytes of a request path (the protocol-level shortcut)."""
+        """The link of a token given as the raw bytes of a request path (the protocol-level
+        shortcut): a query string or an escape in them finds nothing."""
         links = self._links()
         if links is not self._links_seen:  # swapped whole on reload, never mutated
             self._by_bytes = {token.encode("ascii"): link for token, link in links.items()}

@@ -96,7 +96,9 @@ class _Job:
         self.loop = loop
 
 
-def _notify(callbacks: list[Callable[[BaseException | None], None]], error) -> None:
+def _notify(
+    callbacks: list[Callable[[BaseException | None], None]], error: BaseException | None
+) -> None:
     for done in callbacks:
         done(error)
 
