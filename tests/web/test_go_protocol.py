@@ -289,7 +289,7 @@ def test_a_shutdown_while_a_click_commits_still_answers_it_and_keeps_the_row(mak
     """uvicorn's graceful shutdown with a shortcut click in the writer's queue: the commit
     completes, the supporter gets the 302 (with `connection: close`), the row is there."""
     app = make_app()
-    app.web.writer.commit_delay = 0.5  # the click waits in the queue while the server stops
+    app.web.writer.commit_delay = 1.0  # the click waits in the queue while the server stops
     with serving(app) as (port, _), socket.create_connection(("127.0.0.1", port)) as sock:
         token = token_for(app, platform="bluesky")
         sock.sendall(request(f"/go/{token}"))
