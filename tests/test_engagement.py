@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 
 from bot.budget import Budget
 from bot.campaign.model import Campaign
-from bot.config import BlueskySettings, Config, PathsSettings, Secrets, Settings, XPrices
+from bot.config import XPrices
 from bot.engagement import Cadence, EngagementPoller, due_posts, poll_metrics
 from bot.platforms.base import Metrics, Platform
 from bot.platforms.x import XPlatform
@@ -364,27 +364,11 @@ def test_a_targets_reply_on_x_is_recorded_against_the_target(
 # --- against the real local Bluesky network -----------------------------------------------------
 
 
-def bluesky_bot(network: Any, data: Path) -> Any:
-    from bot.platforms.bluesky import BlueskyPlatform
-
-    info = network.account("kindling")
-    settings = Settings(
-        paths=PathsSettings(data=str(data)),
-        bluesky=BlueskySettings(
-            service_url=network.pds_url, handle=info.handle, timeout_seconds=15
-        ),
-    )
-    from pydantic import SecretStr
-
-    secret = {"KINDLING_BLUESKY_APP_PASSWORD": SecretStr(info.password)}
-    return BlueskyPlatform.from_config(Config(settings, data, Secrets(secret)))
-
-
 @pytest.mark.bluesky
 def test_bluesky_counts_and_a_targets_reply(store: Store, tmp_path: Path, bluesky_network: Any):
-    from tests.peers.bluesky_network import poll
+    from tests.peers.bluesky_network import kindling_platform, poll
 
-    bot = bluesky_bot(bluesky_network, tmp_path / "bot-data")
+    bot = kindling_platform(bluesky_network, tmp_path / "bot-data")
     try:
         slot = datetime.now(UTC).replace(microsecond=0)
         published = bot.publish(

@@ -36,21 +36,9 @@ from bot.outbox import Outbox
 from bot.platforms.bluesky import BlueskyPlatform
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
-from tests.peers.bluesky_network import BlueskyNetwork, poll
+from tests.peers.bluesky_network import BlueskyNetwork, kindling_platform, poll
 
 pytestmark = pytest.mark.bluesky
-
-
-def adapter(network: BlueskyNetwork, data: Path) -> BlueskyPlatform:
-    info = network.account("kindling")
-    settings = Settings(
-        paths=PathsSettings(data=str(data)),
-        bluesky=BlueskySettings(
-            service_url=network.pds_url, handle=info.handle, timeout_seconds=15
-        ),
-    )
-    secret = {"KINDLING_BLUESKY_APP_PASSWORD": SecretStr(info.password)}
-    return BlueskyPlatform.from_config(Config(settings, data, Secrets(secret)))
 
 
 def campaign(tag: str, supporter: str, blocked: str) -> Campaign:
@@ -114,7 +102,7 @@ def test_supporters_post_is_reposted_once_strangers_and_blocked_are_not(
         outbox = Outbox(store, "live", Budget(store, 25.0), prices)
         return [outbox.publish(row, platform, now).state for row in outbox.due("bluesky", now)]
 
-    bot = adapter(network, tmp_path / "data")
+    bot = kindling_platform(network, tmp_path / "data")
     # The AppView indexes asynchronously: wait until a search sees all three posts.
     poll(lambda: len(bot.search([f"#{tag}"]).posts) == 3 or None, timeout=30)
     now = datetime.now(UTC)
@@ -144,7 +132,7 @@ def test_supporters_post_is_reposted_once_strangers_and_blocked_are_not(
 
     # "Restart": new objects on the same database file, another pass.
     store = Store(url)
-    bot = adapter(network, tmp_path / "data")
+    bot = kindling_platform(network, tmp_path / "data")
     later = datetime.now(UTC)
     report = one_pass(store, bot, later)
     assert (report.new, report.planned) == (1, 1)  # only the new post; the old ones not again
@@ -239,7 +227,7 @@ def test_the_running_daemon_discovers_and_reposts_a_supporters_post(
     store = Store(config.database_url)
     store.create_tables()
     store.dispose()
-    bot = adapter(network, tmp_path / "probe")
+    bot = kindling_platform(network, tmp_path / "probe")
     poll(lambda: len(bot.search([f"#{tag}"]).posts) == 2 or None, timeout=30)
     bot.close()
     daemon = Daemon(config, dry_run=False)
@@ -300,7 +288,7 @@ def test_queue_approve_quote_and_unamplify_through_the_commands(
         return cli.invoke(main, ["--config", str(tmp_path / "config.toml"), *args], env=env)
 
     assert kindling("db", "upgrade").exit_code == 0
-    bot = adapter(network, tmp_path / "probe")
+    bot = kindling_platform(network, tmp_path / "probe")
     poll(lambda: bot.search([f"#{tag}"]).posts or None, timeout=30)
     bot.close()
     discovered = kindling("amplify", "discover")
@@ -315,7 +303,7 @@ def test_queue_approve_quote_and_unamplify_through_the_commands(
     url = f"sqlite:///{data / 'kindling.sqlite3'}"
     store = Store(url)
     outbox = Outbox(store, "live", Budget(store, 25.0), XPrices())
-    bot = adapter(network, tmp_path / "probe")
+    bot = kindling_platform(network, tmp_path / "probe")
     now = datetime.now(UTC)
     rows = outbox.due("bluesky", now)
     assert [(r.action, r.text) for r in rows] == [
@@ -352,7 +340,7 @@ def test_a_repost_or_like_is_made_once_and_found_again_after_a_crash(
     )
     subject = Subject(made["uri"], made["cid"], "https://bsky.app/x")
     slot = datetime.now(UTC).replace(microsecond=0)
-    bot = adapter(network, tmp_path / "data")
+    bot = kindling_platform(network, tmp_path / "data")
     did = network.account("kindling").did
     reader = network.login("supporter")
     try:

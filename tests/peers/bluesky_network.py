@@ -26,12 +26,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.peers.postgres import find_pg_bin, log_tail, postgres_cluster
+
+if TYPE_CHECKING:
+    from bot.platforms.bluesky import BlueskyPlatform
 
 HERE = Path(__file__).resolve().parent / "bluesky"
 START_TIMEOUT_SECONDS = 180.0
@@ -207,6 +210,25 @@ class XrpcAccount:
             cursor = page.get("cursor")
             if not cursor or not page["records"]:
                 return records
+
+
+def kindling_platform(network: BlueskyNetwork, data: Path) -> BlueskyPlatform:
+    """Kindling's real Bluesky adapter, logged in as the network's `kindling` account, keeping
+    its session under `data`."""
+    from pydantic import SecretStr
+
+    from bot.config import BlueskySettings, Config, PathsSettings, Secrets, Settings
+    from bot.platforms.bluesky import BlueskyPlatform
+
+    info = network.account("kindling")
+    settings = Settings(
+        paths=PathsSettings(data=str(data)),
+        bluesky=BlueskySettings(
+            service_url=network.pds_url, handle=info.handle, timeout_seconds=15
+        ),
+    )
+    secret = {"KINDLING_BLUESKY_APP_PASSWORD": SecretStr(info.password)}
+    return BlueskyPlatform.from_config(Config(settings, data, Secrets(secret)))
 
 
 def now_iso() -> str:
