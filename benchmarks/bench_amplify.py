@@ -18,11 +18,11 @@ from pathlib import Path
 
 from bot.amplify.discovery import Discovery
 from bot.amplify.rules import judge
-from bot.amplify.sources import sources_for
-from bot.budget import Budget
+from bot.campaign.amplify_sources import sources_for
 from bot.campaign.model import Campaign
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import FoundPage, FoundPost
+from bot.publish.budget import Budget
 from bot.store.engine import Store
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)

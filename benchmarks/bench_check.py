@@ -8,7 +8,7 @@
    problems, no gaps, nothing over a limit, renderings == 19,200 asks + the messages' posts.
 3. Baseline in the same session, interleaved with (2): `kindling count x`, i.e. interpreter
    start-up + importing the CLI + a trivial command. check - baseline = the check's own cost.
-4. In-process: imports bot.checking (timed once), then times run_check(config, [campaigns])
+4. In-process: imports bot.checks.run (timed once), then times run_check(config, [campaigns])
    with time.perf_counter, 1 warm-up then N runs (the lru_cache of bot.compose.lengths.count
    is cleared before each run, so no run reuses counts from the previous one), and checks that
    exactly 19,200 of the renderings are asks.
@@ -116,7 +116,7 @@ def bench_in_process(
         if any(name == "bot" or name.startswith("bot.") for name in sys.modules):
             raise RuntimeError("bot was imported before the import was timed")
         start = time.perf_counter()
-        import bot.checking as checking
+        import bot.checks.run as checking
         from bot.compose.lengths import count
         from bot.config import load_config
 
@@ -259,7 +259,7 @@ def _print_table(result: dict) -> None:
     )
     row("run_check (in-process work)", result["run_check_seconds"], cpu["run_check"])
     imported = f"{result['import_bot_checking_seconds']:.3f}"
-    table.add_row("import bot.checking (once)", imported, "", "", "")
+    table.add_row("import bot.checks.run (once)", imported, "", "", "")
     console = Console(highlight=False)
     console.print(table)
     verdict = "[green]under[/]" if result["under_target"] else "[bold red]OVER[/]"

@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bot.budget import Budget  # noqa: E402
 from bot.config import XPrices  # noqa: E402
-from bot.engagement import EngagementPoller  # noqa: E402
+from bot.engagement.poller import EngagementPoller  # noqa: E402
 from bot.platforms.base import MentionPage, Metrics  # noqa: E402
 from bot.platforms.x import XPlatform  # noqa: E402
+from bot.publish.budget import Budget  # noqa: E402
 from bot.store.engine import Store  # noqa: E402
 from bot.store.tables import MetricSnapshotRow, OutboxRow  # noqa: E402
 from tests.fakes.x_server import XFakeServer  # noqa: E402

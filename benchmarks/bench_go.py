@@ -134,7 +134,7 @@ def serve_raw(port: int) -> None:
 
 
 def _uvicorn_options() -> dict:
-    # As `kindling serve` runs it (bot/cli_web.py): no access log, no server header, proxy
+    # As `kindling serve` runs it (bot/cli/web.py): no access log, no server header, proxy
     # headers read (uvicorn's default, spelled out).
     kwargs: dict = {
         "access_log": False,
@@ -376,7 +376,8 @@ def report(result: dict) -> None:
     for name, phase in phases:
         key = next(k for k, v in result.items() if v is phase)
         ratio = statistics.median(
-            run[key]["redirects_per_second"] / run["starlette_bare_redirect"]["redirects_per_second"]
+            run[key]["redirects_per_second"]
+            / run["starlette_bare_redirect"]["redirects_per_second"]
             for run in runs
         )
         print(

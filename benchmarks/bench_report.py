@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 
 from bot.campaign.model import Campaign  # noqa: E402
-from bot.report import collect  # noqa: E402
-from bot.report_html import render_html  # noqa: E402
-from bot.report_output import render_terminal, to_json  # noqa: E402
+from bot.report.collect import collect  # noqa: E402
+from bot.report.html import render_html  # noqa: E402
+from bot.report.output import render_terminal, to_json  # noqa: E402
 from bot.store.engine import Store  # noqa: E402
 
 TARGET_SECONDS = 1.0
@@ -306,7 +306,7 @@ def kindling_argv(source: Path | None) -> list[str]:
     """The `kindling` script installed next to this Python (what users run), else -m bot; or
     the command line of the source tree `source` (ahead of the installed one on sys.path)."""
     if source is not None:
-        code = f"import sys; sys.path.insert(0, {str(source)!r}); from bot.cli import main; main()"
+        code = f"import sys; sys.path.insert(0, {str(source)!r}); from bot.cli.main import main; main()"
         return [sys.executable, "-c", code]
     script = Path(sys.executable).parent / "kindling"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "bot"]

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.checking import CampaignReport, check_one
+from bot.checks.run import CampaignReport, check_one
 from bot.compose.templates import Templates
 
-# The real local Bluesky network (session-scoped `bluesky_network` fixture) for any test module.
-pytest_plugins = ["tests.peers.bluesky_network"]
+# The real local Bluesky network (session-scoped `bluesky_network` fixture) and a private
+# PostgreSQL cluster (`postgres_url`, and `database_url` for both backends) for any test module.
+pytest_plugins = ["tests.peers.postgres", "tests.peers.bluesky_network"]
 
 MINIMAL_CAMPAIGN = """\
 id: demo

@@ -21,11 +21,11 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.amplify.planning import QuoteWriter, plan_approved, withdraw_blocked
 from bot.amplify.rules import judge
-from bot.amplify.sources import Sources, sources_for
-from bot.budget import Budget, Cost
+from bot.campaign.amplify_sources import Sources, sources_for
 from bot.campaign.model import Campaign
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import Amplifier, FoundPage, FoundPost, PlatformError, RateLimited
+from bot.publish.budget import Budget, Cost
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, PollCursorRow
 

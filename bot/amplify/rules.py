@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.amplify.sources import Sources, same_link
+from bot.campaign.amplify_sources import Sources, same_link
 from bot.platforms.base import FoundPost
 
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.amplify.discovery import Discovery, PassReport
-from bot.amplify.quoting import quote_text
 from bot.campaign.model import POST_PLATFORMS
-from bot.campaign.registry import ActiveCampaign
+from bot.checks.registry import ActiveCampaign
+from bot.compose.quoting import quote_text
 from bot.platforms.base import Account, Amplifier, Platform, PlatformError
 
 log = logging.getLogger("kindling.amplify")

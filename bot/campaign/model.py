@@ -2,7 +2,7 @@
 
 These models check what one value can check on its own (types, required fields, handle syntax,
 time zones, cron syntax). Checks that need the whole campaign (duplicate ids, missing languages,
-references between entries, the active window) live in `bot.campaign.checks`.
+references between entries, the active window) live in `bot.checks.campaign_rules`.
 """
 
 from __future__ import annotations

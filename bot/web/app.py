@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.campaign.model import Campaign
-from bot.campaign.registry import CampaignRegistry
+from bot.checks.registry import CampaignRegistry
 from bot.compose.links import AskLink, ask_links
 from bot.compose.templates import Templates
 from bot.config import Config

@@ -20,9 +20,8 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from bot.amplify.discovery import Discovery
-from bot.budget import Budget
 from bot.campaign.model import Campaign
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import (
     AmplifySettings,
     BlueskySettings,
@@ -32,8 +31,9 @@ from bot.config import (
     Settings,
     XPrices,
 )
-from bot.outbox import Outbox
 from bot.platforms.bluesky import BlueskyPlatform
+from bot.publish.budget import Budget
+from bot.publish.outbox import Outbox
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
 from tests.peers.bluesky_network import BlueskyNetwork, kindling_platform, poll
@@ -192,7 +192,7 @@ def test_the_running_daemon_discovers_and_reposts_a_supporters_post(
     import threading
 
     from bot.config import GeneralSettings
-    from bot.daemon import Daemon
+    from bot.daemon.scheduler import Daemon
 
     network = bluesky_network
     run = uuid.uuid4().hex[:8]

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from bot.amplify.discovery import Discovery
-from bot.budget import Budget
 from bot.campaign.loader import load_campaign
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import FoundPage, FoundPost
+from bot.publish.budget import Budget
 from bot.store.engine import Store
 from bot.store.tables import OutboxRow
 from tests.conftest import MINIMAL_CAMPAIGN

@@ -14,10 +14,10 @@ from bot.amplify.decisions import DecisionError, decide, list_candidates, unampl
 from bot.amplify.discovery import Discovery, x_reads_today
 from bot.amplify.planning import plan_approved
 from bot.amplify.rules import judge
-from bot.amplify.sources import same_link, sources_for
-from bot.budget import Budget
+from bot.campaign.amplify_sources import same_link, sources_for
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import FoundPage, FoundPost, RateLimited, Subject
+from bot.publish.budget import Budget
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
 from tests.amplify.conftest import make_campaign

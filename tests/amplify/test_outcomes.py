@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.engagement import due_posts, poll_metrics
+from bot.engagement.poller import due_posts, poll_metrics
 from bot.platforms.base import Metrics
 from bot.platforms.simulated import SimulatedPlatform
-from bot.report import collect
+from bot.report.collect import collect
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, MetricSnapshotRow, OutboxRow
 from tests.amplify.conftest import make_campaign

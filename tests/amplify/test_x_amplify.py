@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.amplify.discovery import Discovery, x_reads_today
-from bot.budget import Budget
 from bot.config import AmplifySettings, XPrices
-from bot.outbox import Outbox
 from bot.platforms.x import XPlatform
+from bot.publish.budget import Budget
+from bot.publish.outbox import Outbox
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
 from tests.amplify.conftest import make_campaign

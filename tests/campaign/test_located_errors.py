@@ -280,4 +280,6 @@ def test_alias_expansion_bomb_is_refused_quickly(problems_of):
     for previous, name in zip("abcdefg", "bcdefgh", strict=True):
         levels.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
     problems = problems_of("\n".join(levels) + "\n")
-    assert problems == ["campaigns/c.yaml:1:40: the document expands to more than 200000 values (aliases?)"]
+    assert problems == [
+        "campaigns/c.yaml:1:40: the document expands to more than 200000 values (aliases?)"
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.conftest import STANCE_CAMPAIGN
 
 # The general English wording (line 23); without it, only targets of a listed stance get one.

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.campaign.model import Target
-from bot.cli import main
+from bot.cli.main import main
 from bot.compose.lengths import count
 from bot.compose.links import (
     ask_links,

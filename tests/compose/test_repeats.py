@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.checking import check_one
+from bot.checks.run import check_one
 from bot.compose.templates import Templates
 
 HEAD = """\

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.store.engine import Store
 from bot.store.tables import MetricSnapshotRow
+from tests.engagement.test_poller import add_sent
 from tests.platforms.conftest import ACCOUNT, request
-from tests.test_engagement import add_sent
 
 CAMPAIGN = """\
 id: demo

@@ -24,8 +24,8 @@ from bot.config import (
     Settings,
     XSettings,
 )
-from bot.daemon import Daemon
-from bot.outbox import OPEN_STATES
+from bot.daemon.scheduler import Daemon
+from bot.publish.outbox import OPEN_STATES
 from bot.store.tables import OutboxRow
 from tests.fakes.x_server import XFakeServer
 from tests.peers.bluesky_network import BlueskyNetwork

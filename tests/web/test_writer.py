@@ -133,7 +133,6 @@ def test_stop_commits_what_is_queued_then_refuses(store):
     assert not writer.alive
 
 
-
 def test_sqlite_wal_is_checkpointed_by_its_own_thread(tmp_path):
     """Checkpoints run in the checkpointer's thread while the writer goes on committing, long
     before the writer's own backstop (4,000 pages) would fire."""

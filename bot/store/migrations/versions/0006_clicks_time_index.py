@@ -12,7 +12,7 @@ trigger included (benchmarks/README.md, "/go/{token}").
 What the report loses: without a window it reads click_counts (0005) and is unchanged; the
 clicks per day are a range of this index as before; a window's clicks per link are now a range
 of this index grouped in a temporary B-tree instead of a scan of `ix_clicks_report` in group
-order (bot/report.py `_click_cube` takes the smaller side of the window).
+order (bot/report/collect.py `_click_cube` takes the smaller side of the window).
 
 Revision ID: 0006
 Revises: 0005

@@ -1,0 +1,106 @@
+"""The campaigns a running daemon uses, reloaded when their files change.
+
+A valid change replaces the campaign; an invalid one is reported with its file:line:col and the
+last good version keeps running. A deleted file removes its campaign.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.campaign.loader import LoadedCampaign, campaign_files
+from bot.checks.run import check_one, check_templates
+from bot.compose.renderings import PostRenderer
+from bot.compose.templates import Templates
+from bot.config import Config
+from bot.problems import Problem
+
+log = logging.getLogger("kindling.campaigns")
+
+
+@dataclass(frozen=True)
+class ActiveCampaign:
+    loaded: LoadedCampaign
+    renderer: PostRenderer
+
+    @property
+    def id(self) -> str:
+        return self.loaded.campaign.id
+
+
+def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    if not directory.is_dir():
+        return ()
+    return tuple(
+        sorted(
+            (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+            for p in directory.rglob("*")
+            if p.is_file()
+        )
+    )
+
+
+class CampaignRegistry:
+    def __init__(self, config: Config, only: list[Path] | None = None) -> None:
+        self.config = config
+        self.only = only
+        self.active: dict[Path, ActiveCampaign] = {}
+        self._seen: tuple = ()
+
+    def _state(self) -> tuple:
+        return (_fingerprint(self.config.campaigns_dir), _fingerprint(self.config.templates_dir))
+
+    def load(self) -> list[Problem]:
+        """Check every campaign; keep the valid ones (and the last good version of invalid ones)."""
+        self._seen = self._state()
+        templates = Templates(self.config.templates_dir)
+        problems = check_templates(templates)
+        files, missing = campaign_files(self.only or [self.config.campaigns_dir])
+        problems += missing
+        present = set()
+        for path in files:
+            present.add(path)
+            report = check_one(path, templates, self.config.settings.general.timezone)
+            if report.problems or report.loaded is None:
+                problems += report.problems
+                continue
+            self.active[path] = ActiveCampaign(
+                report.loaded, PostRenderer(report.loaded, templates)
+            )
+        for gone in set(self.active) - present:
+            log.warning("campaign file %s was removed: its campaign stops", gone)
+            del self.active[gone]
+        ids: dict[str, Path] = {}
+        for path, campaign in sorted(self.active.items()):
+            if campaign.id in ids:
+                problems.append(
+                    Problem(
+                        str(path),
+                        1,
+                        1,
+                        f"campaign id '{campaign.id}' is also used by {ids[campaign.id]}",
+                    )
+                )
+            ids.setdefault(campaign.id, path)
+        return problems
+
+    def changed(self) -> bool:
+        return self._state() != self._seen
+
+    def reload(self) -> bool:
+        """Reload if files changed. True if anything was (re)loaded."""
+        if not self.changed():
+            return False
+        before = {path: campaign.loaded.campaign for path, campaign in self.active.items()}
+        problems = self.load()
+        for problem in problems:
+            log.error("invalid campaign change, keeping the last good version: %s", problem)
+        for path, campaign in self.active.items():
+            if before.get(path) is not campaign.loaded.campaign:
+                log.info("campaign '%s' reloaded from %s", campaign.id, path)
+        return True
+
+    def campaigns(self) -> list[ActiveCampaign]:
+        return [self.active[path] for path in sorted(self.active)]

@@ -1,0 +1,107 @@
+"""`kindling check`: config, campaigns, templates and every rendering, all problems in one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.campaign.loader import LoadedCampaign, campaign_files, load_campaign
+from bot.checks.campaign_rules import check_campaign, stance_notes
+from bot.compose.renderings import Rendering, gaps, render_campaign
+from bot.compose.repeats import repeated_text_notes
+from bot.compose.templates import TemplateProblem, Templates
+from bot.config import Config
+from bot.problems import Problem, display_path
+
+
+@dataclass
+class CampaignReport:
+    file: str
+    loaded: LoadedCampaign | None
+    renderings: list[Rendering] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    # Worth a look but not wrong (e.g. a wording for a stance no target has yet).
+    notes: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        campaign = self.loaded.campaign if self.loaded else None
+        return {
+            "file": self.file,
+            "id": campaign.id if campaign else None,
+            "ok": not self.problems,
+            "messages": len(campaign.messages) if campaign else 0,
+            "targets": len(campaign.targets) if campaign else 0,
+            "asks": len(campaign.asks) if campaign else 0,
+            "renderings": len(self.renderings),
+            "over_limit": sum(not r.ok for r in self.renderings),
+            "gaps": [
+                {"target": target.id, "platform": platform}
+                for target, platform in (gaps(campaign) if campaign else [])
+            ],
+            "notes": [note.as_dict() for note in self.notes],
+        }
+
+
+@dataclass
+class CheckReport:
+    campaigns: list[CampaignReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # not tied to one campaign
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        found = list(self.problems)
+        for report in self.campaigns:
+            found += report.problems
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.all_problems
+
+
+def check_templates(templates: Templates) -> list[Problem]:
+    """Every template file compiles (a syntax error is reported even if no campaign uses it)."""
+    problems = []
+    if not templates.directory.is_dir():
+        return problems
+    for path in sorted(templates.directory.rglob("*.j2")):
+        name = path.relative_to(templates.directory).as_posix()
+        try:
+            templates.compile(name)
+        except TemplateProblem as problem:
+            problems.append(Problem(display_path(path), problem.line or 1, 1, problem.message))
+    return problems
+
+
+def check_one(path: Path, templates: Templates, default_timezone: str) -> CampaignReport:
+    loaded, problems = load_campaign(path, default_timezone=default_timezone)
+    report = CampaignReport(display_path(path), loaded, problems=problems)
+    if loaded is None:
+        report.problems.sort(key=lambda p: (p.file, p.line, p.col))
+        return report
+    report.problems += check_campaign(loaded, templates)
+    report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
+    report.renderings, rendering_problems = render_campaign(loaded, templates)
+    report.problems += rendering_problems
+    report.problems.sort(key=lambda p: (p.file, p.line, p.col))
+    return report
+
+
+def run_check(config: Config, paths: list[Path]) -> CheckReport:
+    templates = Templates(config.templates_dir)
+    report = CheckReport()
+    report.problems += check_templates(templates)
+    files, missing = campaign_files(paths or [config.campaigns_dir])
+    report.problems += missing
+    if not files and not report.problems:
+        report.problems.append(
+            Problem(
+                display_path(paths[0] if paths else config.campaigns_dir),
+                1,
+                1,
+                "no campaign files (*.yaml) found",
+            )
+        )
+    for path in files:
+        report.campaigns.append(check_one(path, templates, config.settings.general.timezone))
+    return report

@@ -1,0 +1,389 @@
+"""`kindling run`: APScheduler drives planning, publishing, reconciliation and reloads.
+
+The outbox is the source of truth; the scheduler only says when to look at it (jobs live in
+memory, nothing is pickled). Each platform publishes from its own job, so a platform waiting out
+a rate limit or an outage never holds up another. This is the only module importing apscheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from bot.amplify.discovery import Discovery
+from bot.amplify.runner import AmplifyRunner
+from bot.checks.registry import CampaignRegistry
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.daemon.leader import LeaderLock
+from bot.engagement.poller import Cadence, EngagementPoller
+from bot.platforms.base import AuthFailed, Platform, PlatformError
+from bot.platforms.factory import make_platform
+from bot.problems import ProblemsFound
+from bot.publish.budget import Budget
+from bot.publish.outbox import Outbox
+from bot.publish.timeline import planned_posts
+from bot.store.engine import Store
+from bot.store.tables import OutboxRow, PlatformStateRow
+
+log = logging.getLogger("kindling.daemon")
+
+# Slots enter the outbox this far ahead (so `status` shows them and a reload can cancel them).
+# Downtime shorter than this leaves its slots in the outbox, where they are recorded as missed.
+PLAN_AHEAD = timedelta(hours=3)
+AUTH_RETRY = timedelta(minutes=15)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dry_run: bool,
+        clock: Clock | None = None,
+        platforms: Mapping[str, Platform] | None = None,
+        tick_seconds: float = 0.25,
+        plan_every: timedelta = timedelta(minutes=10),
+        reconcile_every: timedelta = timedelta(minutes=1),
+        reload_every: timedelta = timedelta(seconds=2),
+        auth_retry: timedelta = AUTH_RETRY,
+    ) -> None:
+        self.config = config
+        self.dry_run = dry_run
+        self.clock = clock or SystemClock()
+        self.store = Store(config.database_url)
+        self.registry = CampaignRegistry(config)
+        self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
+        self.outbox = Outbox(
+            self.store, "dry-run" if dry_run else "live", self.budget, config.settings.x.prices
+        )
+        self.leader = LeaderLock(self.store)
+        self._given_platforms = dict(platforms or {})
+        self.platforms: dict[str, Platform] = {}
+        self.paused_until: dict[str, datetime] = {}
+        self._next_due: dict[str, datetime | None] = {}
+        self.stop_event = threading.Event()
+        self.tick_seconds = tick_seconds
+        self.plan_every, self.reconcile_every, self.reload_every = (
+            plan_every,
+            reconcile_every,
+            reload_every,
+        )
+        self.scheduler: BackgroundScheduler | None = None
+        self.auth_retry = auth_retry
+        self.amplifier = AmplifyRunner(
+            Discovery(
+                self.store,
+                self.outbox.mode,
+                config.settings.amplify,
+                self.budget,
+                config.settings.x.prices,
+            ),
+            self.platforms,
+        )
+        engagement = config.settings.engagement
+        self.engagement = EngagementPoller(
+            self.store,
+            self.platforms,
+            self.budget,
+            config.settings.x.prices,
+            lambda: [active.loaded.campaign for active in self.registry.campaigns()],
+            self.clock,
+            cadence=Cadence.from_minutes(engagement.metrics_cadence),
+            responses_every=timedelta(minutes=engagement.responses_every_minutes),
+        )
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the leader lock, load campaigns, connect platforms, reconcile, plan, schedule."""
+        if not self.leader.acquire(standby=self.stop_event):
+            return  # stopped while standing by (PostgreSQL: another daemon leads)
+        try:
+            self.store.require_migrated()
+            problems = self.registry.load()
+            if problems:
+                raise ProblemsFound(problems)
+            self._connect_platforms()
+            for name in self.platforms:
+                self.reconcile(name)
+            self.plan()
+        except BaseException:
+            self.leader.release()
+            raise
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            timezone="UTC",
+        )
+        if not self.dry_run:
+            # Metrics of the bot's own posts and responses from targets (live posts only).
+            scheduler.add_job(
+                self.engagement.run_cycle,
+                "interval",
+                seconds=self.config.settings.engagement.cycle_seconds,
+                id="engagement",
+                replace_existing=True,
+            )
+        scheduler.add_job(
+            self.plan,
+            "interval",
+            seconds=self.plan_every.total_seconds(),
+            id="plan",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            self.reload,
+            "interval",
+            seconds=self.reload_every.total_seconds(),
+            id="reload",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            self.check_leadership, "interval", seconds=5, id="leadership", replace_existing=True
+        )
+        if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
+            scheduler.add_job(
+                self.amplify,
+                "interval",
+                minutes=self.config.settings.amplify.discovery_every_minutes,
+                id="amplify",
+                replace_existing=True,
+                next_run_time=datetime.now(UTC),
+            )
+        # Rows added by another process (`kindling approve`, `kindling post`) are noticed here.
+        scheduler.add_job(
+            self.notice_new_rows, "interval", seconds=15, id="outbox-watch", replace_existing=True
+        )
+        for name in self.platforms:
+            scheduler.add_job(
+                self.publish_due,
+                "interval",
+                seconds=self.tick_seconds,
+                args=[name],
+                id=f"publish-{name}",
+                replace_existing=True,
+            )
+            scheduler.add_job(
+                self.reconcile,
+                "interval",
+                seconds=self.reconcile_every.total_seconds(),
+                args=[name],
+                id=f"reconcile-{name}",
+                replace_existing=True,
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+        mode = "dry run: nothing is sent" if self.dry_run else "live"
+        log.info(
+            "kindling running (%s) with %d campaign(s) on %s",
+            mode,
+            len(self.registry.campaigns()),
+            ", ".join(sorted(self.platforms)) or "no platform",
+        )
+
+    def stop(self) -> None:
+        """Finish the call in flight, then stop; every state change is already committed."""
+        self.stop_event.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.leader.release()
+        self.store.dispose()
+        log.info("kindling stopped")
+
+    def run(self, until: datetime | None = None, handle_signals: bool = True) -> None:
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop_event.set())
+        self.start()
+        try:
+            while not self.stop_event.wait(0.2):
+                if until is not None and self.clock.now() >= until:
+                    log.info("reached --until %s", until.isoformat())
+                    break
+        finally:
+            self.stop()
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        now = self.clock.now()
+        for active in self.registry.campaigns():
+            # After a restart, slots still inside their allowed delay are planned (and posted).
+            look_back = max(
+                (timedelta(minutes=m.max_delay_minutes) for m in active.loaded.campaign.messages),
+                default=timedelta(0),
+            )
+            start = now - look_back if self._has_history(active.id) else now
+            try:
+                posts = planned_posts(active, start, now + PLAN_AHEAD, self.config.settings)
+            except ValueError as exc:
+                log.error("cannot plan campaign '%s': %s", active.id, exc)
+                continue
+            self.outbox.budgets_by_campaign[active.id] = active.loaded.campaign.x_budget_usd
+            posts = [p for p in posts if p.slot.platform in self.platforms]
+            inserted, cancelled = self.outbox.sync(active.id, posts, start, now + PLAN_AHEAD, now)
+            for name in self.platforms:
+                self._refresh_next_due(name)
+            if inserted or cancelled:
+                log.info(
+                    "planned campaign '%s': %d new slot(s), %d cancelled",
+                    active.id,
+                    inserted,
+                    cancelled,
+                )
+
+    def amplify(self) -> None:
+        """One discovery pass: supporters' posts found, judged, and planned into the outbox."""
+        self.amplifier.run(self.registry.campaigns(), self.clock.now())
+        self.notice_new_rows()
+
+    def notice_new_rows(self) -> None:
+        for name in self.platforms:
+            self._refresh_next_due(name)
+
+    def check_leadership(self) -> None:
+        if not self.leader.still_held():
+            log.error(
+                "lost the scheduler lock (the database connection holding it is gone): stopping, "
+                "so that only one daemon posts; restart to stand by or lead again"
+            )
+            self.stop_event.set()
+
+    def reload(self) -> None:
+        if self.registry.reload():
+            self.plan()
+            self.amplifier.withdraw_blocked(self.registry.campaigns(), self.clock.now())
+            self.notice_new_rows()
+
+    def publish_due(self, name: str) -> None:
+        platform = self.platforms[name]
+        now = self.clock.now()
+        paused = self.paused_until.get(name)
+        if paused is not None and now < paused:
+            return
+        # The earliest planned slot is known in memory, so an idle tick touches no database.
+        next_due = self._next_due.get(name)
+        if next_due is None or now < next_due:
+            return
+        try:
+            self._publish_rows(name, platform, now)
+        finally:
+            self._refresh_next_due(name)
+
+    def _refresh_next_due(self, name: str) -> None:
+        self._next_due[name] = self.outbox.next_due_at(name)
+
+    def _publish_rows(self, name: str, platform: Platform, now: datetime) -> None:
+        for row in self.outbox.due(name, now):
+            if self.stop_event.is_set():
+                return
+            outcome = self.outbox.publish(row, platform, self.clock.now())
+            if outcome.state == "sent" and self.paused_until.pop(name, None) is not None:
+                self._record_state(name, "ok", "posting again", None)
+                log.info("%s: posting again", name)
+            if outcome.state in ("failed", "unconfirmed"):
+                log.warning(
+                    "post %s", outcome.state, extra=_fields(row, outcome.state, outcome.reason)
+                )
+            if outcome.auth_failed:
+                self._pause(name, self.clock.now() + self.auth_retry, "failed", outcome.reason)
+                log.error(
+                    "%s: AUTHENTICATION FAILED (%s): %s is paused; other platforms continue",
+                    name,
+                    outcome.reason,
+                    name,
+                )
+                return
+            if outcome.pause_until is not None:
+                self._pause(name, outcome.pause_until, "ok", outcome.reason)
+                log.warning(
+                    "%s: rate limited until %s: %s waits; other platforms continue",
+                    name,
+                    outcome.pause_until.isoformat(),
+                    name,
+                )
+                return
+
+    def reconcile(self, name: str) -> None:
+        counts = self.outbox.reconcile(self.platforms[name], self.clock.now())
+        if counts["planned"]:
+            self._refresh_next_due(name)
+        if any(counts.values()):
+            log.info(
+                "%s: reconciled %s", name, ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+            )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _connect_platforms(self) -> None:
+        wanted = {
+            p for active in self.registry.campaigns() for p in active.loaded.campaign.platforms
+        }
+        for name in sorted(wanted):
+            platform = self._given_platforms.get(name) or make_platform(
+                name, self.config, self.dry_run
+            )
+            self.platforms[name] = platform
+            try:
+                account = platform.check_account()
+            except AuthFailed as exc:
+                self._pause(name, self.clock.now() + self.auth_retry, "failed", exc.message)
+                log.error(
+                    "%s: AUTHENTICATION FAILED: %s: %s is paused; other platforms continue",
+                    name,
+                    exc.message,
+                    name,
+                )
+                continue
+            except PlatformError as exc:  # unreachable, rate limited: it must not stop the others
+                log.warning("%s: account check failed: %s", name, exc)
+                continue
+            self._record_state(name, "ok", f"account {account.handle}", None)
+
+    def _pause(self, name: str, until: datetime, auth: str, detail: str | None) -> None:
+        self.paused_until[name] = until
+        self._record_state(name, auth, detail, until)
+
+    def _record_state(
+        self, name: str, auth: str, detail: str | None, paused_until: datetime | None
+    ) -> None:
+        with self.store.write() as session:
+            row = session.get(PlatformStateRow, name) or PlatformStateRow(platform=name)
+            row.auth, row.detail, row.paused_until, row.updated_at = (
+                auth,
+                detail,
+                paused_until,
+                self.clock.now(),
+            )
+            session.add(row)
+
+    def _has_history(self, campaign_id: str) -> bool:
+        with self.store.read() as session:
+            return (
+                session.scalar(
+                    select(OutboxRow.id)
+                    .where(OutboxRow.campaign_id == campaign_id, OutboxRow.mode == self.outbox.mode)
+                    .limit(1)
+                )
+                is not None
+            )
+
+
+def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | None]:
+    return {
+        "campaign": row.campaign_id,
+        "message_id": row.message_id,
+        "language": row.language,
+        "platform": row.platform,
+        "state": state,
+        "reason": reason,
+    }

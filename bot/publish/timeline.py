@@ -1,0 +1,78 @@
+"""Planned slots made concrete: the text each will carry, and what X will charge for it.
+
+The daemon feeds these to the outbox; `kindling simulate` prints them. One code path, so the
+simulation is the daemon's plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.checks.registry import ActiveCampaign
+from bot.config import Settings
+from bot.platforms.base import Image
+from bot.publish.budget import post_cost
+from bot.publish.outbox import PlannedPost
+from bot.publish.schedule import plan
+
+
+def daily_caps(settings: Settings) -> dict[str, int]:
+    return {"x": settings.x.daily_cap, "bluesky": settings.bluesky.daily_cap}
+
+
+def planned_posts(
+    active: ActiveCampaign, start: datetime, end: datetime, settings: Settings
+) -> list[PlannedPost]:
+    campaign = active.loaded.campaign
+    posts = []
+    for slot in plan(campaign, start, end, daily_caps(settings)):
+        text, thread = active.renderer.render(
+            slot.message_id, slot.language, slot.platform, slot.quote_id, slot.local
+        )
+        message = next(m for m in campaign.messages if m.id == slot.message_id)
+        images: tuple[Image, ...] = ()
+        if message.image is not None:
+            path = active.loaded.path.parent / message.image.path
+            images = (Image(path, message.image.alt.get(slot.language, "")),)
+        posts.append(PlannedPost(slot, text, tuple(thread), images))
+    return posts
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    post: PlannedPost
+    cost_usd: float
+    spent_usd: float  # X spend so far in the simulated month, this post included if it goes out
+    status: str  # "post", or "over budget" where the daemon would stop
+
+
+def simulate(
+    active: ActiveCampaign,
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    already_spent: float = 0.0,
+) -> list[TimelineEntry]:
+    """What the daemon would post in [start, end), with the X spend forecast and budget stops."""
+    campaign = active.loaded.campaign
+    limits = [settings.x.monthly_budget_usd]
+    if campaign.x_budget_usd is not None:
+        limits.append(campaign.x_budget_usd)
+    budget = min(limits)
+    spent = already_spent
+    month = None
+    entries = []
+    for post in planned_posts(active, start, end, settings):
+        cost = post_cost(post.slot.platform, post.text, settings.x.prices)
+        usd = cost.usd if cost else 0.0
+        this_month = (post.slot.due.year, post.slot.due.month)
+        if month is not None and this_month != month:
+            spent = 0.0
+        month = this_month
+        if usd and spent + usd > budget + 1e-9:
+            entries.append(TimelineEntry(post, usd, spent, "over budget"))
+            continue
+        spent += usd
+        entries.append(TimelineEntry(post, usd, spent, "post"))
+    return entries
