@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.engine import engine_url
+from bot.store.errors import StoreError
 
 VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 VERSION_TABLE = "alembic_version"
@@ -28,7 +29,7 @@ VERSION_TABLE = "alembic_version"
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
-class DatabaseNotReady(Exception):
+class DatabaseNotReady(StoreError):
     """The database's schema is not the one this Kindling needs; the message says what to do.
     (Defined here so that commands can catch it without importing Alembic.)"""
 
