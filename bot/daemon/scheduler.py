@@ -330,7 +330,7 @@ class Daemon:
         }
         for name in sorted(wanted):
             platform = self._given_platforms.get(name) or make_platform(
-                name, self.config, self.dry_run
+                name, self.config, self.dry_run, self.clock
             )
             self.platforms[name] = platform
             try:
