@@ -2,7 +2,7 @@
 
 The outbox is the source of truth; the scheduler only says when to look at it (jobs live in
 memory, nothing is pickled). Each platform publishes from its own job, so a platform waiting out
-a rate limit or an outage never holds up another. This is the only module importing apscheduler.
+a rate limit or an outage never holds up another.
 """
 
 from __future__ import annotations

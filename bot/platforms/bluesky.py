@@ -1,4 +1,4 @@
-"""The Bluesky adapter: the only module that imports atproto (SDK 0.0.73).
+"""The Bluesky adapter, on the atproto SDK 0.0.73.
 
 - One session, reused: saved in `data/bluesky-session` (0600, atomic) on CREATE and REFRESH
   (refresh tokens are single-use); the app password is used only when the saved one is refused.

@@ -1,6 +1,6 @@
 """The X adapter: tweepy 4.17 `Client`, OAuth 1.0a user context, behind the `Platform` interface.
 
-The only module that imports tweepy. `client.session` is replaced by `XSession` (x_support.py):
+`client.session` is replaced by `XSession` (x_support.py):
 the configured base URL instead of tweepy's hard-coded api.twitter.com, a timeout, and the
 x-rate-limit-* headers of every answer remembered, so a used-up window raises `RateLimited`
 without calling X. Read calls pass `user_auth=True` (else tweepy sends `Bearer None`). Every
