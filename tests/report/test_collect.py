@@ -8,13 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
 from bot.campaign.model import Campaign
-from bot.cli.report import register
-from bot.config import load_config
+from bot.cli.main import main
 from bot.report.collect import Report, collect
 from bot.report.html import render_html
 from bot.report.output import render_terminal, silent_targets, to_json, write_csv
@@ -299,11 +297,6 @@ def test_cli(store: Store, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> No
     (workdir / "campaigns" / "demo.yaml").write_text(CAMPAIGN_YAML, encoding="utf-8")
     monkeypatch.setenv("KINDLING_DATABASE_URL", store.url)
 
-    @click.group()
-    def main() -> None:
-        pass
-
-    register(main, lambda _ctx: load_config(None))
     runner = CliRunner()
     result = runner.invoke(main, ["report", "demo", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
