@@ -13,7 +13,7 @@ from bot.config import Config
 
 if TYPE_CHECKING:
     from bot.campaign.model import Campaign
-    from bot.report.collect import Report
+    from bot.report.model import Report
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from markupsafe import Markup, escape
 
 from bot.campaign.model import Campaign
-from bot.report.collect import Point, Report
+from bot.report.model import Point, Report
 
 LABELS: dict[str, dict[str, str]] = {
     "report": {"cy": "Adroddiad", "en": "Report"},

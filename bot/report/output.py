@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.amplify.outcomes import Amplified
-from bot.report.collect import (
+from bot.report.model import (
     TABLES,
     TOP,
     AskCount,

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from bot.campaign.model import Campaign
 from bot.cli.main import main
-from bot.report.collect import Report, collect
+from bot.report.collect import collect
 from bot.report.html import render_html
+from bot.report.model import Report
 from bot.report.output import render_terminal, silent_targets, to_json, write_csv
 from bot.store.engine import Store
 from bot.store.tables import ClickRow, MetricSnapshotRow, OutboxRow, ResponseRow
@@ -324,7 +325,7 @@ def test_terminal_cuts_long_group_tables_and_says_where_the_rest_is() -> None:
 
     from rich.console import Console
 
-    from bot.report.collect import Count, GroupResponse
+    from bot.report.model import Count, GroupResponse
     from bot.report.output import GROUP_ROWS
 
     report = Report("x", ["en"], None, None)
@@ -438,7 +439,7 @@ def test_the_terminal_shows_campaign_data_as_written_no_markup_no_emoji_codes() 
 
     from rich.console import Console
 
-    from bot.report.collect import Count
+    from bot.report.model import Count
 
     report = Report(campaign="demo", languages=["cy"], since=None, until=None)
     report.clicks_by_constituency = [Count("[bold]Ceredigion[/bold] :smile: [link=x]y", 3)]
