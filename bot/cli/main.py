@@ -57,7 +57,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = _config_path(config_path)
 
 
-for command in (
+COMMANDS: tuple[click.Command, ...] = (
     campaigns.check,
     campaigns.preview,
     campaigns.count,
@@ -75,6 +75,8 @@ for command in (
     amplify.approve,
     amplify.reject,
     amplify.unamplify,
-):
+)
+for command in COMMANDS:
     main.add_command(command)
+# `kindling serve` (bot/cli/web.py) still registers itself with these two helpers.
 register_web_commands(main, load_settings, fail)
