@@ -11,8 +11,12 @@ from sqlalchemy import func, inspect, select
 
 from bot.config import Config
 from bot.publish.budget import Budget
+from bot.publish.states import OutboxState
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow, PlatformStateRow
+
+# What `status` lists as recent failures.
+FAILURES = (OutboxState.FAILED, OutboxState.MISSED, OutboxState.UNCONFIRMED)
 
 
 def collect_status(config: Config, now: datetime) -> dict[str, Any]:
@@ -23,13 +27,13 @@ def collect_status(config: Config, now: datetime) -> dict[str, Any]:
         with store.read() as session:
             upcoming = session.scalars(
                 select(OutboxRow)
-                .where(OutboxRow.state == "planned", OutboxRow.slot_at >= now)
+                .where(OutboxRow.state == OutboxState.PLANNED, OutboxRow.slot_at >= now)
                 .order_by(OutboxRow.slot_at)
                 .limit(10)
             ).all()
             failures = session.scalars(
                 select(OutboxRow)
-                .where(OutboxRow.state.in_(("failed", "missed", "unconfirmed")))
+                .where(OutboxRow.state.in_(FAILURES))
                 .order_by(OutboxRow.updated_at.desc())
                 .limit(10)
             ).all()
@@ -44,7 +48,7 @@ def collect_status(config: Config, now: datetime) -> dict[str, Any]:
             amplified = (
                 session.execute(
                     select(OutboxRow)
-                    .where(OutboxRow.action != "post", OutboxRow.state == "sent")
+                    .where(OutboxRow.action != "post", OutboxRow.state == OutboxState.SENT)
                     .order_by(OutboxRow.sent_at.desc())
                     .limit(10)
                 )

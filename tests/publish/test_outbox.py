@@ -129,7 +129,13 @@ def test_a_crash_mid_call_is_reconciled_not_resent(store, make_outbox):
     platform.posts[row.key] = platform.publish(outbox.request(row))
     platform.calls.clear()
     assert outbox.due("x", NOW) == []
-    assert outbox.reconcile(platform, NOW) == {"sent": 1, "planned": 0, "missed": 0, "unknown": 0}
+    assert outbox.reconcile(platform, NOW) == {
+        "sent": 1,
+        "planned": 0,
+        "missed": 0,
+        "unknown": 0,
+        "lost": 0,
+    }
     assert platform.calls == [f"find {row.key}"]
     assert rows(store)[0].state == "sent"
 
