@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.platforms.base import PostRequest, Published
+from bot.platforms.base import Ambiguous, PostRequest, Published
 from bot.publish.outbox import Outbox
 from bot.publish.states import TRANSITIONS, InvalidTransition, OutboxState, move
 from bot.store.engine import Store
 from bot.store.tables import OutboxRow
 from tests.fakes.scripted_platform import ScriptedPlatform
-from tests.publish.test_outbox import NOW, planned, rows
+from tests.publish.test_outbox import NOW, planned, rows, send_due
 
 WINDOW = (NOW - timedelta(hours=1), NOW + timedelta(days=1))
 
@@ -98,6 +98,23 @@ def test_reconciliation_leaves_a_row_this_process_is_sending_to_its_sender(
     assert platform.counts == {"sent": 0, "planned": 0, "missed": 0, "unknown": 0, "lost": 0}
     assert platform.state_after_reconcile == "sending"
     assert rows(store)[0].state == "sent"
+
+
+def test_reconciling_rows_read_earlier_leaves_a_row_settled_meanwhile(store, make_outbox) -> None:
+    """Two interrupted sends; while this reconciler asks the network, another (a second
+    process) finds the first post and records it sent. This one, finding neither, must plan
+    again only the second: the first is not made sendable a second time."""
+    outbox, platform = make_outbox(), ScriptedPlatform()
+    platform.script = [Ambiguous("x", "timeout"), Ambiguous("x", "timeout")]
+    outbox.sync("demo", [planned("a"), planned("b", due=NOW + timedelta(seconds=1))], *WINDOW, NOW)
+    send_due(outbox, platform, NOW + timedelta(seconds=1))
+    read_earlier = outbox.unresolved("x")
+    elsewhere = ScriptedPlatform()
+    elsewhere.posts[read_earlier[0].key] = Published("x-9", "https://x.test/9")
+    assert make_outbox().reconcile(elsewhere, NOW, rows=read_earlier[:1])["sent"] == 1
+    counts = outbox.reconcile(platform, NOW, rows=read_earlier)
+    assert {r.message_id: r.state for r in rows(store)} == {"a": "sent", "b": "planned"}
+    assert (counts["planned"], counts["lost"]) == (1, 1)
 
 
 class _OnceAfterOutboxRead:
