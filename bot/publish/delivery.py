@@ -57,7 +57,7 @@ class Delivery:
         self.mode = mode
         self.prices = prices
 
-    def cost(self, row: OutboxRow, now: datetime) -> Spend | None:
+    def spend_for(self, row: OutboxRow, now: datetime) -> Spend | None:
         """What sending `row` is charged (live X posts), or None."""
         cost = post_cost(row.platform, row.text, self.prices) if self.mode == "live" else None
         if cost is None:
@@ -87,14 +87,15 @@ class Delivery:
             url=published.url,
             sent_at=now,
         )
-        spend = self.cost(row, now)
+        spend = self.spend_for(row, now)
         if moved and spend is not None:
             Budget.record(session, [spend])
         return moved
 
     def record_all_sent(self, session: Session, found: Sequence[Found], now: datetime) -> int:
         """The batch form of `record_sent` (one executemany): each row as it was read. How
-        many moved; fewer than `len(found)` means the caller must redo them one at a time."""
+        many moved; fewer than `len(found)` means some changed meanwhile, and the caller must
+        roll this transaction back (its spend counts every row) and record them one at a time."""
         moved = move_many(
             session,
             OutboxState.SENT,
@@ -114,7 +115,7 @@ class Delivery:
             remote_id=bindparam("new_remote_id"),
             url=bindparam("new_url"),
         )
-        spends = [spend for row, _ in found if (spend := self.cost(row, now)) is not None]
+        spends = [spend for row, _ in found if (spend := self.spend_for(row, now)) is not None]
         Budget.record(session, spends)
         return moved
 

@@ -165,7 +165,7 @@ class Outbox:
     def publish(self, row: OutboxRow, platform: Platform, now: datetime) -> Outcome:
         """Send one due row through `platform` and record what happened. A row that is no
         longer planned as read (claimed by another sender, withdrawn, cancelled) is `skipped`."""
-        spend = self.delivery.cost(row, now)
+        spend = self.delivery.spend_for(row, now)
         if spend is not None:
             refusal = self.budget.refusal(
                 spend.cost,
@@ -184,6 +184,7 @@ class Outbox:
                         now,
                         read_attempts=row.attempts,
                         reason=refusal,
+                        not_before=None,
                     )
                 return Outcome(row.id, OutboxState.FAILED, refusal) if failed else _skipped(row)
         with self._sending(row.id):
