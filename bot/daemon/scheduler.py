@@ -29,7 +29,7 @@ from bot.platforms.base import AuthFailed, Platform, PlatformError
 from bot.platforms.factory import make_platform
 from bot.problems import ProblemsFound
 from bot.publish.budget import Budget
-from bot.publish.outbox import Outbox
+from bot.publish.outbox import Outbox, OutboxState
 from bot.publish.timeline import planned_posts
 from bot.store.engine import Store
 from bot.store.tables import OutboxRow, PlatformStateRow
@@ -281,10 +281,10 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             outcome = self.outbox.publish(row, platform, self.clock.now())
-            if outcome.state == "sent" and self.paused_until.pop(name, None) is not None:
+            if outcome.state == OutboxState.SENT and self.paused_until.pop(name, None) is not None:
                 self._record_state(name, "ok", "posting again", None)
                 log.info("%s: posting again", name)
-            if outcome.state in ("failed", "unconfirmed"):
+            if outcome.state in (OutboxState.FAILED, OutboxState.UNCONFIRMED):
                 log.warning(
                     "post %s", outcome.state, extra=_fields(row, outcome.state, outcome.reason)
                 )

@@ -34,6 +34,7 @@ from bot.engagement.responses import TargetRef, poll_responses, targets_by_handl
 from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
 from bot.progress import track
 from bot.publish.budget import Budget
+from bot.publish.states import OutboxState
 from bot.store.engine import Store
 from bot.store.tables import MetricSnapshotRow, OutboxRow, SpendRow, table
 
@@ -154,7 +155,7 @@ def due_posts(
         last,
     ).where(
         OutboxRow.mode == "live",
-        OutboxRow.state == "sent",
+        OutboxRow.state == OutboxState.SENT,
         OutboxRow.remote_id.is_not(None),
         OutboxRow.sent_at >= now - cadence.stop_after,
     )
