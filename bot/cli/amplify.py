@@ -114,10 +114,10 @@ def queue(
     config: Config, campaign: str | None, show_all: bool, as_json: bool, dry_run: bool
 ) -> None:
     """Supporters' posts waiting for `kindling approve ID` or `kindling reject ID`."""
-    from bot.amplify.decisions import list_candidates
+    from bot.amplify.decisions import CandidateState, list_candidates
 
     with _store(config) as store:
-        states = None if show_all else ("queued",)
+        states = None if show_all else (CandidateState.QUEUED,)
         views = list_candidates(store, _mode(dry_run), states, campaign)
     if as_json:
         click.echo(json.dumps([_plain(v) for v in views], indent=2, ensure_ascii=False))

@@ -237,6 +237,7 @@ def post(
 ) -> None:
     """Post MESSAGE of CAMPAIGN now, through the same exactly-once outbox."""
     from bot.publish.post_now import post_now
+    from bot.publish.states import OutboxState
 
     active = _active_campaign(config, campaign)
     try:
@@ -249,7 +250,7 @@ def post(
             f"{slot.platform} {slot.language}: {outcome.state}"
             + (f" ({outcome.reason})" if outcome.reason else "")
         )
-        failed = failed or outcome.state != "sent"
+        failed = failed or outcome.state != OutboxState.SENT
     sys.exit(1 if failed else 0)
 
 

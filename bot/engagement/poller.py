@@ -33,10 +33,10 @@ from bot.config import XPrices
 from bot.engagement.responses import TargetRef, poll_responses, targets_by_handle
 from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
 from bot.progress import track
-from bot.publish.budget import Budget
+from bot.publish.budget import Budget, Cost, Spend
 from bot.publish.states import OutboxState
 from bot.store.engine import Store
-from bot.store.tables import MetricSnapshotRow, OutboxRow, SpendRow, table
+from bot.store.tables import MetricSnapshotRow, OutboxRow, table
 
 __all__ = [
     "Cadence",
@@ -258,24 +258,16 @@ def _write_snapshots(
             }
         )
         charged[row.campaign_id] += 1
-    spend: list[dict[str, Any]] = [
-        {
-            "platform": batch[0].platform,
-            "campaign_id": campaign_id,
-            "kind": "own_read",
-            "usd": count * price,
-            "at": now,
-            "outbox_id": None,
-        }
+    spend = [
+        Spend(batch[0].platform, campaign_id, Cost("own_read", count * price), now)
         for campaign_id, count in sorted(charged.items())
         if price
     ]
     with store.write() as session:
         if snapshots:
             session.execute(insert(table(MetricSnapshotRow)), snapshots)
-        if spend:
-            session.execute(insert(table(SpendRow)), spend)
-    return sum(s["usd"] for s in spend)
+        Budget.record(session, spend)
+    return sum(s.cost.usd for s in spend)
 
 
 class EngagementPoller:
