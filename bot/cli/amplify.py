@@ -246,7 +246,7 @@ def _store(config: Config, command: str):
     from bot.store.engine import Store
     from bot.store.revision import DatabaseNotReady
 
-    store = Store(config.database_url)
+    store = Store(config.database)
     try:
         store.require_migrated()
     except DatabaseNotReady as exc:

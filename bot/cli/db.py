@@ -28,7 +28,7 @@ def register(main: click.Group, load: object) -> None:
         from bot.store.migrate import upgrade as run_upgrade
 
         config: Config = load(ctx)  # type: ignore[operator]
-        url = config.database_url
+        url = config.database
         before = current(url)
         try:
             after = run_upgrade(url, revision)
@@ -49,7 +49,7 @@ def register(main: click.Group, load: object) -> None:
         from bot.store.migrate import current as current_revision
 
         config: Config = load(ctx)  # type: ignore[operator]
-        url = config.database_url
+        url = config.database
         revision = current_revision(url)
         latest = head()
         state = "up to date" if revision == latest else "NOT up to date"
@@ -70,7 +70,7 @@ def register(main: click.Group, load: object) -> None:
         from bot.store.migrate import shown
 
         config: Config = load(ctx)  # type: ignore[operator]
-        url = config.database_url
+        url = config.database
         if not yes:
             click.confirm(
                 f"Downgrade {shown(url)} to {revision}, losing what it drops?", abort=True
@@ -91,7 +91,7 @@ def register(main: click.Group, load: object) -> None:
         from bot.store.migrate import check_current, new_revision
 
         config: Config = load(ctx)  # type: ignore[operator]
-        url = config.database_url
+        url = config.database
         problem = check_current(url)
         if problem is not None:
             click.echo(f"kindling db revision: {problem}", err=True)

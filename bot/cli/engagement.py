@@ -34,7 +34,7 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
         from bot.store.revision import DatabaseNotReady
 
         config = load(ctx)
-        store = Store(config.database_url)
+        store = Store(config.database)
         try:
             store.require_migrated()
         except DatabaseNotReady as exc:

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,7 @@ from bot.cli.report import register as register_report_commands
 from bot.cli.web import register as register_web_commands
 from bot.config import Config, load_config
 from bot.problems import ProblemsFound
+from bot.store.errors import StoreError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,6 +30,18 @@ if TYPE_CHECKING:
 # inside themselves, so each command starts with only what it needs; rich too (JSON output
 # never needs it).
 COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
+
+
+class KindlingGroup(click.Group):
+    """The top-level group: every command runs inside `invoke`, so a StoreError raised anywhere
+    below it is caught once, here."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(1)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -53,7 +66,7 @@ def _config_path(given: str | None) -> Path | None:
     return default if default.is_file() else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KindlingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",

@@ -78,7 +78,7 @@ def register(main: click.Group, load: Callable[[click.Context], Config]) -> None
             for problem in problems:
                 click.echo(str(problem), err=True)
             sys.exit(1)
-        store = Store(config.database_url)
+        store = Store(config.database)
         try:
             store.require_migrated(create_new_sqlite=False)
             result = collect(store, loaded.campaign, since, until, series=html_file is not None)

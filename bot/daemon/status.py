@@ -16,7 +16,7 @@ from bot.store.tables import CandidateRow, OutboxRow, PlatformStateRow
 
 
 def collect_status(config: Config, now: datetime) -> dict[str, Any]:
-    store = Store(config.database_url)
+    store = Store(config.database)
     try:
         if not inspect(store.engine).has_table("outbox"):
             return {"database": config.database_url, "initialised": False}
