@@ -28,6 +28,7 @@ from bot.store.location import (
     DatabaseTarget,
     as_target,
     check_location,
+    damaged,
     engine_url,
     shown,
     sqlite_file,
@@ -112,10 +113,7 @@ def sqlite_error(target: DatabaseTarget, code: int, detail: str) -> StoreError |
             "if the file is Kindling's database, restore it from a backup"
         )
     if code == SQLITE_CORRUPT:
-        return StoreError(
-            f"the database {path} is damaged ({detail}): stop Kindling and restore it from a "
-            f"backup (`sqlite3 {path} .recover` may save what is left)"
-        )
+        return damaged(path, detail)
     if code in (SQLITE_IOERR, SQLITE_FULL):
         return StoreError(
             f"the database {path} cannot be written ({detail}): check the disk it is on "

@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.store.errors import StoreError
 
 BUSY_TIMEOUT_SECONDS = 5.0  # bot/config.py's default for [database] busy_timeout_seconds
-SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_HEADER = b"SQLite format 3\x00"  # https://sqlite.org/fileformat.html
 URL_SETTING = "the database URL ([database] url in config.toml, or KINDLING_DATABASE_URL)"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -175,16 +175,39 @@ def _check_file(path: Path) -> None:
         raise StoreError(f"the database {path} is {problem}: {remedy}")
     try:
         with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
+            header = file.read(100)
     except OSError as exc:
         raise StoreError(
             f"the database {path} cannot be read ({exc.strerror}): check the file and the disk"
         ) from None
-    if header and header != SQLITE_HEADER:
+    if header and not header.startswith(SQLITE_HEADER):
         raise StoreError(
             f"{path} is not a SQLite database: check the path in {URL_SETTING}; if the file "
             "is Kindling's database, restore it from a backup"
         )
+    if _truncated(path, header):
+        raise damaged(path, "shorter than its header says")
+
+
+def _truncated(path: Path, header: bytes) -> bool:
+    """SQLite's own test (btree.c, lockBtree): a valid in-header page count beyond the end of
+    the file. Made only on a WAL database with no -wal file: then no connection is open and
+    no checkpoint can be growing the file while it is looked at."""
+    if len(header) < 100 or header[18] != 2 or Path(f"{path}-wal").exists():
+        return False
+    if header[24:28] != header[92:96]:  # the page count is not valid: SQLite uses the file size
+        return False
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    return pages * page_size > path.stat().st_size
+
+
+def damaged(path: Path, detail: str) -> StoreError:
+    return StoreError(
+        f"the database {path} is damaged ({detail}): stop Kindling and restore it from a "
+        f"backup (`sqlite3 {path} .recover` may save what is left)"
+    )
 
 
 def _not_usable(path: Path, needed: str) -> tuple[str, str]:
