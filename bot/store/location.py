@@ -28,6 +28,8 @@ from bot.store.errors import StoreError
 
 BUSY_TIMEOUT_SECONDS = 5.0  # bot/config.py's default for [database] busy_timeout_seconds
 SQLITE_HEADER = b"SQLite format 3\x00"  # https://sqlite.org/fileformat.html
+# The files SQLite keeps beside a WAL database while it is open.
+COMPANIONS = ("-wal", "-shm")
 URL_SETTING = "the database URL ([database] url in config.toml, or KINDLING_DATABASE_URL)"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -133,6 +135,13 @@ def check_location(database: AnyDatabase, *, create_directory: bool = False) -> 
     _check_directory(path, target.creatable_directory, create_directory)
     if path.exists():
         _check_file(path)
+    for companion in (Path(f"{path}{suffix}") for suffix in COMPANIONS):
+        if companion.exists() and not os.access(companion, os.R_OK | os.W_OK):
+            problem, remedy = _not_usable(companion, "readable and writable")
+            raise StoreError(
+                f"{companion}, beside the database {path}, is {problem}: {remedy} (another user "
+                "ran Kindling on this database?)"
+            )
     return path
 
 
