@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import NoSuchModuleError, OperationalError
 
 from bot.store.errors import DatabaseLocked, StoreError
 from bot.store.location import (
@@ -53,7 +53,13 @@ def make_engine(database: AnyDatabase) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        try:
+            engine = create_engine(parsed, pool_pre_ping=True)
+        except (NoSuchModuleError, ImportError):
+            raise StoreError(
+                f"Kindling cannot use the database {shown(target)} ({parsed.drivername}): "
+                f"use SQLite or PostgreSQL (postgresql://user@host/database) in {URL_SETTING}"
+            ) from None
     event.listen(engine, "handle_error", _StoreErrors(target))
     return engine
 

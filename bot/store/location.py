@@ -2,14 +2,14 @@
 
 A store is given a URL, or a `DatabaseTarget` (bot.config.Config.database is one) that adds how
 long to wait for another process's write lock and the one missing directory the store may
-create: the default data directory. Any other missing directory is an error, so that a typo in
+create: the data directory ([paths] data). Any other missing directory is an error, so that a typo in
 the database path is reported instead of starting a new, empty outbox beside the real one.
 
 `check_location` looks at a SQLite path with the file system only (no SQLite connection, nothing
 written): a path that is a directory, a parent that is a file, a missing or read-only directory,
 a read-only or unreadable file, a file that is not SQLite, a URL that opens the file read-only.
-Kindling writes to its database and, in WAL mode, beside it (`-wal`, `-shm`, the daemon's `.lock`),
-so each of these would otherwise fail later, half-way through a command.
+Kindling writes to its database and, in WAL mode, beside it (`-wal`, `-shm`, the daemon's
+`.lock`), so each of these would otherwise fail later, half-way through a command.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def engine_url(url: str) -> URL:
     try:
         parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     except ArgumentError:
-        raise StoreError(
-            f"the database URL {url[:80]!r} is not a database URL (e.g. "
-            f"sqlite:////srv/kindling/kindling.sqlite3): fix {URL_SETTING}"
+        raise StoreError(  # the URL itself is not echoed: it may hold a password
+            f"{URL_SETTING[0].upper()}{URL_SETTING[1:]} is not a database URL: write it as "
+            "sqlite:////srv/kindling/kindling.sqlite3 or postgresql://user@host/database"
         ) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -107,14 +107,15 @@ def _is_uri(parsed: URL) -> bool:
 
 
 def sqlite_file_missing(database: AnyDatabase) -> bool:
-    """True for a SQLite file that does not exist yet (in a directory where it may be made)."""
+    """True for a SQLite file that does not exist yet; StoreError for a path Kindling could
+    not use (check_location)."""
     path = check_location(database)
     return path is not None and not path.exists()
 
 
 def check_location(database: AnyDatabase, *, create_directory: bool = False) -> Path | None:
     """The SQLite file, after checking that Kindling can use it (StoreError otherwise); with
-    `create_directory`, the missing default data directory is created. None for other backends."""
+    `create_directory`, a missing data directory is created. None for other backends."""
     target = as_target(database)
     path = sqlite_file(target)
     if path is None:
@@ -129,8 +130,8 @@ def check_location(database: AnyDatabase, *, create_directory: bool = False) -> 
         )
     if path.is_dir():
         raise StoreError(
-            f"the database path {path} is a directory, not a file: name a file in the "
-            f"{URL_SETTING} (e.g. sqlite:///{path / 'kindling.sqlite3'})"
+            f"the database path {path} is a directory, not a file: name a file in "
+            f"{URL_SETTING}, e.g. sqlite:///{path / 'kindling.sqlite3'}"
         )
     _check_directory(path, target.creatable_directory, create_directory)
     if path.exists():

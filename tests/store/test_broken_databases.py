@@ -322,3 +322,16 @@ def test_an_unreachable_postgresql_server_is_one_line(tmp_path):
         done = kindling(project, url, COMMANDS[command])
         line = assert_one_line_error(done, f"127.0.0.1:{port}/kindling", "cannot connect")
         assert "s3cret-pw" not in line
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("kindling.sqlite3", "is not a database URL"),
+        ("mysql://kindling:s3cret-pw@127.0.0.1/kindling", "use SQLite or PostgreSQL"),
+    ],
+)
+def test_a_url_kindling_cannot_use_is_one_line_without_its_password(tmp_path, url, says):
+    done = kindling(make_project(tmp_path), url, COMMANDS["status"])
+    line = assert_one_line_error(done, says, "KINDLING_DATABASE_URL")
+    assert "s3cret-pw" not in line
