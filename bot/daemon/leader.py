@@ -35,7 +35,7 @@ class LeaderLock:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._file: int | None = None
-        self._connection = None
+        self._connection: Connection | None = None
 
     def acquire(
         self, standby: threading.Event | None = None, poll_seconds: float = STANDBY_POLL_SECONDS

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, insert, select
 
@@ -35,7 +35,7 @@ from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, Rat
 from bot.progress import track
 from bot.publish.budget import Budget
 from bot.store.engine import Store
-from bot.store.tables import MetricSnapshotRow, OutboxRow, SpendRow
+from bot.store.tables import MetricSnapshotRow, OutboxRow, SpendRow, table
 
 __all__ = [
     "Cadence",
@@ -187,9 +187,10 @@ def poll_metrics(
     size = max(1, int(platform.metrics_batch))
     price = prices.own_read if prices is not None and platform.name == "x" else 0.0
     spent = budget.spent(platform.name, now) if budget is not None and price else 0.0
-    starts = range(0, len(rows), size)
+    batches = range(0, len(rows), size)
+    starts: Iterable[int] = batches
     if show_progress:  # `kindling engagement poll` on a terminal (a backfill), not the daemon
-        starts = track(starts, f"{platform.name}: metrics", total=len(starts))
+        starts = track(batches, f"{platform.name}: metrics", total=len(batches))
     for start in starts:
         batch = list(rows[start : start + size])
         if budget is not None and price:
@@ -233,7 +234,8 @@ def _write_snapshots(
 ) -> float:
     """One transaction: a snapshot per post the answer holds, and the charge per campaign."""
     by_remote = {row.remote_id: row for row in batch}
-    snapshots, charged = [], defaultdict(int)
+    snapshots: list[dict[str, Any]] = []
+    charged: defaultdict[str, int] = defaultdict(int)
     seen: set[str] = set()
     for metrics in found:
         row = by_remote.get(metrics.remote_id)
@@ -255,7 +257,7 @@ def _write_snapshots(
             }
         )
         charged[row.campaign_id] += 1
-    spend = [
+    spend: list[dict[str, Any]] = [
         {
             "platform": batch[0].platform,
             "campaign_id": campaign_id,
@@ -269,9 +271,9 @@ def _write_snapshots(
     ]
     with store.write() as session:
         if snapshots:
-            session.execute(insert(MetricSnapshotRow.__table__), snapshots)
+            session.execute(insert(table(MetricSnapshotRow)), snapshots)
         if spend:
-            session.execute(insert(SpendRow.__table__), spend)
+            session.execute(insert(table(SpendRow)), spend)
     return sum(s["usd"] for s in spend)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from bot.campaign.model import Campaign
 from bot.platforms.base import Mention, Platform
 from bot.store.engine import Store
-from bot.store.tables import OutboxRow, PollCursorRow, ResponseRow, SpendRow
+from bot.store.tables import OutboxRow, PollCursorRow, ResponseRow, SpendRow, table
 
 
 class TargetRef(NamedTuple):
@@ -76,7 +76,9 @@ def poll_responses(
                 OutboxRow.remote_id.in_(replied),
             )
             ours = {
-                remote: (row_id, campaign) for remote, row_id, campaign in session.execute(query)
+                remote: (row_id, campaign)
+                for remote, row_id, campaign in session.execute(query)
+                if remote is not None
             }
         known: set[str] = set()
         if mentions:
@@ -92,7 +94,7 @@ def poll_responses(
             _row(platform.name, m, targets, ours, now) for m in mentions if m.remote_id not in known
         ]
         if new:
-            session.execute(insert(ResponseRow.__table__), new)
+            session.execute(insert(table(ResponseRow)), new)
         if read_price and mentions:
             session.add(
                 SpendRow(
