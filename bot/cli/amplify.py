@@ -261,7 +261,7 @@ def _store(config: Config) -> Iterator[Store]:
     """The store, refused (a StoreError, said by bot/cli/main.py) unless at the latest revision."""
     from bot.store.engine import Store
 
-    store = Store(config.database_url)
+    store = Store(config.database)
     try:
         store.require_migrated()
         yield store

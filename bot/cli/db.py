@@ -28,7 +28,7 @@ def upgrade(config: Config, revision: str) -> None:
     from bot.store.migrate import current, shown
     from bot.store.migrate import upgrade as run_upgrade
 
-    url = config.database_url
+    url = config.database
     before = current(url)
     after = run_upgrade(url, revision)
     if before == after:
@@ -45,7 +45,7 @@ def current(config: Config, check: bool) -> None:
     from bot.store.migrate import check_current, head, shown
     from bot.store.migrate import current as current_revision
 
-    url = config.database_url
+    url = config.database
     revision = current_revision(url)
     latest = head()
     state = "up to date" if revision == latest else "NOT up to date"
@@ -66,7 +66,7 @@ def downgrade(config: Config, revision: str, yes: bool) -> None:
     from bot.store.migrate import downgrade as run_downgrade
     from bot.store.migrate import shown
 
-    url = config.database_url
+    url = config.database
     if not yes:
         click.confirm(f"Downgrade {shown(url)} to {revision}, losing what it drops?", abort=True)
     after = run_downgrade(url, revision)
@@ -85,7 +85,7 @@ def revision(config: Config, message: str) -> None:
     """
     from bot.store.migrate import check_current, new_revision
 
-    url = config.database_url
+    url = config.database
     problem = check_current(url)
     if problem is not None:
         fail([f"kindling db revision: {problem}"])

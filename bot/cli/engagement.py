@@ -29,7 +29,7 @@ def poll(config: Config) -> None:
     """
     from bot.store.engine import Store
 
-    store = Store(config.database_url)
+    store = Store(config.database)
     try:
         store.require_migrated()
         report = _poller(config, store).run_cycle()

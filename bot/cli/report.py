@@ -66,7 +66,7 @@ def report(
     from bot.store.engine import Store
 
     model = _campaign(config, campaign)
-    store = Store(config.database_url)
+    store = Store(config.database)
     try:
         store.require_migrated(create_new_sqlite=False)
         result = collect(store, model, since, until, series=html_file is not None)

@@ -70,7 +70,7 @@ class Daemon:
         self.config = config
         self.dry_run = dry_run
         self.clock = clock or SystemClock()
-        self.store = Store(config.database_url)
+        self.store = Store(config.database)
         self.registry = CampaignRegistry(config)
         self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
         self.outbox = Outbox(

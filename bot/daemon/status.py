@@ -21,7 +21,7 @@ FAILURES = (OutboxState.FAILED, OutboxState.MISSED, OutboxState.UNCONFIRMED)
 
 
 def collect_status(config: Config, now: datetime) -> dict[str, Any]:
-    store = Store(config.database_url)
+    store = Store(config.database)
     try:
         if not inspect(store.engine).has_table("outbox"):
             return {"database": config.database_url, "initialised": False}
