@@ -241,6 +241,22 @@ def test_wal_files_left_by_another_user_are_one_line(shared_area, command):
     assert snapshot(area) == before
 
 
+def test_a_daemon_lock_file_left_by_another_user_is_one_line(shared_area):
+    if os.geteuid() != 0:
+        pytest.skip("only root can make files that belong to another user")
+    area = shared_area / "area"
+    area.mkdir()
+    os.chmod(area, 0o777)
+    path = a_real_database(area / "kindling.sqlite3")
+    os.chmod(path, 0o666)
+    Path(f"{path}.lock").touch(mode=0o600)  # as root's `kindling run` leaves it
+    project = make_project(shared_area)
+    before = snapshot(area)
+    done = kindling(project, f"sqlite:///{path}", COMMANDS["run"], as_unprivileged())
+    assert_one_line_error(done, f"{path}.lock", "lock file")
+    assert snapshot(area) == before
+
+
 @pytest.mark.parametrize("command", ["status", "report", "db current", "run", "post"])
 def test_a_read_only_file_system_is_one_line(tmp_path, command):
     """The database on a tmpfs mounted read-only, in a mount namespace of the command's own."""
