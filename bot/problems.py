@@ -27,6 +27,7 @@ class Problem:
 # Longest excerpt of untrusted input (a campaign value, a CSV cell, a template name) an error
 # message may quote: enough to find it in the file, too little to leak a file or a secret.
 EXCERPT_CHARS = 60
+PATH_CHARS = 160  # a file name a campaign gives, quoted whole when it is any ordinary length
 
 
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:

@@ -162,3 +162,13 @@ def test_a_limit_can_be_raised_in_config_toml(tmp_path):
     path.write_text("[limits]\ncampaign_file_bytes = 5000000\n", encoding="utf-8")
     assert load_config(path).settings.limits.campaign_file_bytes == 5_000_000
 
+
+def test_file_limit_defaults_match_the_settings():
+    """The campaign layer cannot import config: its FileLimits repeats the defaults."""
+    from bot.campaign.loader import FileLimits
+    from bot.campaign.targets_csv import DEFAULT_MAX_BYTES
+    from bot.config import LimitsSettings
+
+    defaults = LimitsSettings()
+    assert FileLimits() == FileLimits(defaults.campaign_file_bytes, defaults.targets_file_bytes)
+    assert defaults.targets_file_bytes == DEFAULT_MAX_BYTES

@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bot.campaign.confine import Refused, TooLarge, inside, is_file, read_limited
 from bot.campaign.errors import problems_from_validation
 from bot.campaign.model import Ask, Campaign, Message, QuotePool, Supporter, Target
 from bot.campaign.targets_csv import load_targets_csv
 from bot.campaign.yamlsource import Located, Path_, load_yaml
-from bot.problems import Problem, display_path
+from bot.problems import PATH_CHARS, Problem, display_path, excerpt
 
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
 LIST_ENTRIES: dict[str, type[BaseModel]] = {
@@ -27,6 +28,15 @@ LIST_ENTRIES: dict[str, type[BaseModel]] = {
     "targets": Target,
     "asks": Ask,
 }
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """How large the files of a campaign may be (bytes); Settings.limits holds the configured
+    values (bot/config.py), these defaults are the same."""
+
+    campaign_bytes: int = 1_000_000
+    targets_bytes: int = 2_000_000
 
 
 @dataclass
@@ -54,19 +64,26 @@ class LoadedCampaign:
         line, col = located.where((*base, *path))
         return located.file, line, col
 
+    def file_named(self, name: str) -> Path:
+        """The file a campaign names (an image, a logo), resolved inside the campaign's folder.
+        Raises Refused for anything outside it."""
+        return inside(self.path.parent, name)
+
 
 def load_campaign(
-    path: Path, *, default_timezone: str = "Europe/London", yaml_cache: Path | None = None
+    path: Path,
+    *,
+    default_timezone: str = "Europe/London",
+    yaml_cache: Path | None = None,
+    limits: FileLimits = FileLimits(),
 ) -> tuple[LoadedCampaign | None, list[Problem]]:
     """Read and validate one campaign file (and its target CSV files). `yaml_cache`: a
     directory where the parsed YAML is kept between runs (bot/campaign/yamlcache.py)."""
     display = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
-    except OSError as exc:
-        return None, [Problem(display, 1, 1, f"cannot read campaign file: {exc.strerror}")]
+    text, problem = _read_campaign_file(path, display, limits.campaign_bytes)
+    if text is None:
+        assert problem is not None
+        return None, [problem]
     if yaml_cache is None:
         located, problems = load_yaml(text, display)
     else:
@@ -119,24 +136,23 @@ def load_campaign(
         return None, problems
 
     for file_index, relative in enumerate(header.target_files):
-        csv_path = path.parent / relative
+        where = ("target_files", file_index)
         try:
-            found = csv_path.is_file()
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the system
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            csv_path = inside(path.parent, relative)
+        except Refused as refused:
             problems.append(
                 located.problem(
-                    ("target_files", file_index),
-                    f"target file name '{relative}' is not usable: {reason}",
+                    where, f"target file '{excerpt(relative, PATH_CHARS)}' {refused.message}"
                 )
             )
             continue
-        if not found:
-            problems.append(
-                located.problem(("target_files", file_index), f"target file '{relative}' not found")
-            )
+        if not is_file(csv_path):
+            state = "is not a regular file" if csv_path.exists() else "not found"
+            shown = excerpt(relative, PATH_CHARS)
+            problems.append(located.problem(where, f"target file '{shown}' {state}"))
             continue
-        rows, csv_problems = load_targets_csv(csv_path, display_path(csv_path))
+        shown = display_path(path.parent / relative)
+        rows, csv_problems = load_targets_csv(csv_path, shown, max_bytes=limits.targets_bytes)
         problems.extend(csv_problems)
         for row in rows:
             entries["targets"].append(row.target)
@@ -145,6 +161,23 @@ def load_campaign(
     campaign = header.model_copy(update=entries)
     loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
     return loaded, problems
+
+
+def _read_campaign_file(path: Path, display: str, limit: int) -> tuple[str | None, Problem | None]:
+    """The campaign file's text, or the problem that stops it being read. A campaign file that
+    is a link to a file outside its folder is not read: it could be any file on the server."""
+    try:
+        inside(path.parent, path.name)
+        return read_limited(path, limit), None
+    except Refused:
+        message = "the campaign file is a link to a file outside its folder: it is not read"
+    except TooLarge as too_large:
+        message = f"{too_large.message} (limits.campaign_file_bytes in config.toml)"
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text ({exc.reason})"
+    except OSError as exc:
+        message = f"cannot read campaign file: {exc.strerror or 'unreadable'}"
+    return None, Problem(display, 1, 1, message)
 
 
 def _fallback_header(header_data: dict[str, Any], error: ValidationError) -> Campaign | None:
@@ -198,10 +231,10 @@ def find_campaign(reference: str, campaigns_dir: Path) -> Path | None:
 
 
 def _declares_id(path: Path, campaign_id: str) -> bool:
-    try:
-        located, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError):
+    text, _ = _read_campaign_file(path, str(path), FileLimits().campaign_bytes)
+    if text is None:
         return False
+    located, _ = load_yaml(text, str(path))
     return (
         located is not None
         and isinstance(located.data, dict)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.campaign.confine import TooLarge, read_limited
 from bot.campaign.errors import problems_from_validation
 from bot.campaign.model import ASK_PLATFORMS, Target
 from bot.campaign.yamlsource import Located
-from bot.problems import Problem
+from bot.problems import Problem, excerpt
 
 PERSON_COLUMNS = ("id", "name", "role", "constituency", "region", "party", "language", "stance")
 COLUMNS = (
@@ -27,6 +28,7 @@ COLUMNS = (
     *(f"{platform}_source" for platform in ASK_PLATFORMS),
 )
 REQUIRED = ("id", "name")
+DEFAULT_MAX_BYTES = 2_000_000  # Settings.limits.targets_file_bytes
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,30 @@ class CsvTarget:
     located: Located  # the row: paths like ('handles', 'x') -> (line, col)
 
 
-def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Problem]]:
+def load_targets_csv(
+    path: Path, display: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[CsvTarget], list[Problem]]:
+    """The targets of the CSV file `path` (shown as `display`), refused unread beyond
+    `max_bytes`. Problems quote at most a short, escaped excerpt of a cell."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_limited(path, max_bytes, encoding="utf-8-sig")
     except FileNotFoundError:
         return [], [Problem(display, 1, 1, "target file not found")]
+    except TooLarge as too_large:
+        message = f"{too_large.message} (limits.targets_file_bytes in config.toml)"
+        return [], [Problem(display, 1, 1, message)]
     except UnicodeDecodeError as exc:
         return [], [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [], [Problem(display, 1, 1, f"cannot read target file: {reason}")]
+        return [], [Problem(display, 1, 1, f"cannot read target file: {excerpt(reason)}")]
 
     lines = text.splitlines()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return [], [Problem(display, 1, 1, f"CSV syntax error: {exc}")]
+        return [], [Problem(display, 1, 1, f"CSV syntax error: {excerpt(exc)}")]
     if not header:
         return [], [Problem(display, 1, 1, "the file is empty: expected a header row")]
     header = [name.strip() for name in header]
@@ -67,7 +76,9 @@ def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Pr
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(display, reader.line_num, 1, f"CSV syntax error: {exc}"))
+            problems.append(
+                Problem(display, reader.line_num, 1, f"CSV syntax error: {excerpt(exc)}")
+            )
             break
         # line_num is the last physical line of the record; a record starts after the previous.
         line = first_line
@@ -113,11 +124,11 @@ def _check_header(header: list[str], line: str, display: str) -> list[Problem]:
             hint = (
                 f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(COLUMNS)})"
             )
-            problems.append(Problem(display, 1, col, f"unknown column '{name}'{hint}"))
+            problems.append(Problem(display, 1, col, f"unknown column '{excerpt(name)}'{hint}"))
     seen = set()
     for name in header:
         if name in seen:
-            problems.append(Problem(display, 1, 1, f"column '{name}' appears twice"))
+            problems.append(Problem(display, 1, 1, f"column '{excerpt(name)}' appears twice"))
         seen.add(name)
     for name in REQUIRED:
         if name not in header:
