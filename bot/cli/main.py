@@ -161,7 +161,8 @@ def preview(
     from bot.checks.run import check_one
     from bot.compose.templates import Templates
 
-    report = check_one(path, Templates(config.templates_dir), config.settings.general.timezone)
+    templates = Templates(config.templates_dir, config.settings.limits)
+    report = check_one(path, templates, config.settings.general.timezone)
     if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):
         _fail(report.problems)
     rows = [
