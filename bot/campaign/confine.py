@@ -44,10 +44,17 @@ def inside(folder: Path, name: str, what: str = "the campaign's folder") -> Path
 
 def is_file(path: Path) -> bool:
     """Path.is_file, False for a name the system cannot even look up (too long)."""
+    return missing(path) is None
+
+
+def missing(path: Path) -> str | None:
+    """None for a regular file; else why it cannot be read ("not found", ...)."""
     try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
+        if path.is_file():
+            return None
+        return "is not a regular file" if path.exists() else "not found"
+    except (OSError, ValueError):  # a name too long for the system, a NUL byte
+        return "not found"
 
 
 class TooLarge(Exception):

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.campaign.confine import Refused, TooLarge, inside, is_file, read_limited
+from bot.campaign.confine import Refused, TooLarge, inside, missing, read_limited
 from bot.campaign.errors import problems_from_validation
 from bot.campaign.model import Ask, Campaign, Message, QuotePool, Supporter, Target
-from bot.campaign.targets_csv import load_targets_csv
+from bot.campaign.targets_csv import CsvTarget, load_targets_csv
 from bot.campaign.yamlsource import Located, Path_, load_yaml
 from bot.problems import PATH_CHARS, Problem, display_path, excerpt
 
@@ -105,6 +105,22 @@ def load_campaign(
         problems.extend(problems_from_validation(exc, located, (), Campaign))
         header = _fallback_header(header_data, exc)
 
+    entries, origins, broken_ids = _list_entries(data, located, problems)
+    if header is None:
+        return None, problems
+    for row in _target_files(path, located, header.target_files, limits, problems):
+        entries["targets"].append(row.target)
+        origins[id(row.target)] = (row.located, ())
+    campaign = header.model_copy(update=entries)
+    loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
+    return loaded, problems
+
+
+def _list_entries(
+    data: dict[str, Any], located: Located, problems: list[Problem]
+) -> tuple[dict[str, list[Any]], dict[int, tuple[Located, Path_]], set[str]]:
+    """Each entry of the campaign's lists validated on its own (problems appended): the valid
+    entries by list, where each was written, and the ids of the entries that are broken."""
     origins: dict[int, tuple[Located, Path_]] = {}
     broken_ids: set[str] = set()
     entries: dict[str, list[Any]] = {}
@@ -131,36 +147,35 @@ def load_campaign(
             if isinstance(entry, QuotePool):
                 for quote_index, quote in enumerate(entry.quotes):
                     origins[id(quote)] = (located, (name, index, "quotes", quote_index))
+    return entries, origins, broken_ids
 
-    if header is None:
-        return None, problems
 
-    for file_index, relative in enumerate(header.target_files):
-        where = ("target_files", file_index)
+def _target_files(
+    path: Path, located: Located, names: list[str], limits: FileLimits, problems: list[Problem]
+) -> list[CsvTarget]:
+    """The targets of the CSV files the campaign names: only files inside its folder, each read
+    up to limits.targets_bytes (problems appended)."""
+    rows: list[CsvTarget] = []
+    for index, name in enumerate(names):
+        shown = excerpt(name, PATH_CHARS)
         try:
-            csv_path = inside(path.parent, relative)
+            csv_path = inside(path.parent, name)
         except Refused as refused:
             problems.append(
-                located.problem(
-                    where, f"target file '{excerpt(relative, PATH_CHARS)}' {refused.message}"
-                )
+                located.problem(("target_files", index), f"target file '{shown}' {refused.message}")
             )
             continue
-        if not is_file(csv_path):
-            state = "is not a regular file" if csv_path.exists() else "not found"
-            shown = excerpt(relative, PATH_CHARS)
-            problems.append(located.problem(where, f"target file '{shown}' {state}"))
+        reason = missing(csv_path)
+        if reason is not None:
+            problems.append(
+                located.problem(("target_files", index), f"target file '{shown}' {reason}")
+            )
             continue
-        shown = display_path(path.parent / relative)
-        rows, csv_problems = load_targets_csv(csv_path, shown, max_bytes=limits.targets_bytes)
-        problems.extend(csv_problems)
-        for row in rows:
-            entries["targets"].append(row.target)
-            origins[id(row.target)] = (row.located, ())
-
-    campaign = header.model_copy(update=entries)
-    loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
-    return loaded, problems
+        display = display_path(path.parent / name)
+        found, csv_problems = load_targets_csv(csv_path, display, max_bytes=limits.targets_bytes)
+        rows += found
+        problems += csv_problems
+    return rows
 
 
 def _read_campaign_file(path: Path, display: str, limit: int) -> tuple[str | None, Problem | None]:

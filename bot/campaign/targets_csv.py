@@ -42,18 +42,9 @@ def load_targets_csv(
 ) -> tuple[list[CsvTarget], list[Problem]]:
     """The targets of the CSV file `path` (shown as `display`), refused unread beyond
     `max_bytes`. Problems quote at most a short, escaped excerpt of a cell."""
-    try:
-        text = read_limited(path, max_bytes, encoding="utf-8-sig")
-    except FileNotFoundError:
-        return [], [Problem(display, 1, 1, "target file not found")]
-    except TooLarge as too_large:
-        message = f"{too_large.message} (limits.targets_file_bytes in config.toml)"
-        return [], [Problem(display, 1, 1, message)]
-    except UnicodeDecodeError as exc:
-        return [], [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [], [Problem(display, 1, 1, f"cannot read target file: {excerpt(reason)}")]
+    text, unreadable = _read(path, display, max_bytes)
+    if text is None:
+        return [], [unreadable] if unreadable else []
 
     lines = text.splitlines()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -90,27 +81,49 @@ def load_targets_csv(
                 Problem(display, line, 1, f"expected {len(header)} fields, found {len(row)}")
             )
             continue
-        located = _locate_row(
-            display, line, lines[line - 1] if line <= len(lines) else "", header, row
+        text_line = lines[line - 1] if line <= len(lines) else ""
+        target = _row_target(
+            _locate_row(display, line, text_line, header, row), header, row, problems
         )
-        cells = dict(zip(header, row, strict=True))
-        for column in REQUIRED:
-            if not cells[column].strip():
-                line_, col = located.where((column,))
-                problems.append(
-                    Problem(
-                        display, line_, col, f"column '{column}' is empty: every target needs one"
-                    )
-                )
-        try:
-            targets.append(CsvTarget(Target.model_validate(_row_to_target_data(cells)), located))
-        except ValidationError as exc:
-            problems.extend(
-                p
-                for p in problems_from_validation(exc, located, (), Target)
-                if not p.message.startswith("missing required key")
-            )
+        if target is not None:
+            targets.append(target)
     return targets, problems
+
+
+def _row_target(
+    located: Located, header: list[str], row: list[str], problems: list[Problem]
+) -> CsvTarget | None:
+    """One row as a target, or None (its problems appended)."""
+    cells = dict(zip(header, row, strict=True))
+    for column in REQUIRED:
+        if not cells[column].strip():
+            line, col = located.where((column,))
+            message = f"column '{column}' is empty: every target needs one"
+            problems.append(Problem(located.file, line, col, message))
+    try:
+        return CsvTarget(Target.model_validate(_row_to_target_data(cells)), located)
+    except ValidationError as exc:
+        problems.extend(
+            p
+            for p in problems_from_validation(exc, located, (), Target)
+            if not p.message.startswith("missing required key")
+        )
+        return None
+
+
+def _read(path: Path, display: str, max_bytes: int) -> tuple[str | None, Problem | None]:
+    try:
+        return read_limited(path, max_bytes, encoding="utf-8-sig"), None
+    except FileNotFoundError:
+        message = "target file not found"
+    except TooLarge as too_large:
+        message = f"{too_large.message} (limits.targets_file_bytes in config.toml)"
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text ({exc.reason})"
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = f"cannot read target file: {excerpt(reason)}"
+    return None, Problem(display, 1, 1, message)
 
 
 def _check_header(header: list[str], line: str, display: str) -> list[Problem]:

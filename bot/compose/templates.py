@@ -38,14 +38,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SecurityError
 
 from bot.campaign.confine import Refused, TooLarge, inside, is_file, read_limited
-from bot.compose.sandbox import (
-    Budget,
-    LimitedEnvironment,
-    LimitExceeded,
-    current_budget,
-    reset_budget,
-    set_budget,
-)
+from bot.compose.sandbox import LimitedEnvironment
+from bot.compose.sizes import Budget, LimitExceeded, current_budget, reset_budget, set_budget
 from bot.config import LimitsSettings
 from bot.problems import PATH_CHARS, excerpt
 
