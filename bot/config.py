@@ -11,14 +11,16 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
-from bot.campaign.model import Timezone
 from bot.problems import Problem, ProblemsFound, display_path
+from bot.timezones import Timezone
 
 ENV_PREFIX = "KINDLING_"
 # Secrets: environment variable -> what it is. Never read from config.toml, never logged.
@@ -37,19 +39,21 @@ class Section(BaseModel):
 
 
 class PathsSettings(Section):
-    campaigns: str = Field("campaigns", description="Directory of campaign YAML files.")
-    templates: str = Field("templates", description="Directory of Jinja2 templates.")
-    data: str = Field("data", description="Directory for the SQLite database and session files.")
+    campaigns: str = Field(default="campaigns", description="Directory of campaign YAML files.")
+    templates: str = Field(default="templates", description="Directory of Jinja2 templates.")
+    data: str = Field(
+        default="data", description="Directory for the SQLite database and session files."
+    )
 
 
 class DatabaseSettings(Section):
     url: str = Field(
-        "",
+        default="",
         description="SQLAlchemy URL; empty means a SQLite file kindling.sqlite3 in the data "
         "directory. KINDLING_DATABASE_URL overrides it.",
     )
     busy_timeout_seconds: float = Field(
-        5.0,
+        default=5.0,
         gt=0,
         le=300,
         description="How long a SQLite write waits for another process's lock before the "
@@ -59,52 +63,65 @@ class DatabaseSettings(Section):
 
 class GeneralSettings(Section):
     timezone: Timezone = Field(
-        "Europe/London", description="Time zone of campaigns that name none."
+        default="Europe/London", description="Time zone of campaigns that name none."
     )
-    dry_run: bool = Field(False, description="Record what would be posted instead of posting.")
+    dry_run: bool = Field(
+        default=False, description="Record what would be posted instead of posting."
+    )
 
 
 class XPrices(Section):
-    post: float = Field(0.015, ge=0, description="USD charged for creating a post without a link.")
-    post_with_link: float = Field(
-        0.20, ge=0, description="USD charged for creating a post with a link."
+    post: float = Field(
+        default=0.015, ge=0, description="USD charged for creating a post without a link."
     )
-    read: float = Field(0.005, ge=0, description="USD charged per post read (search, lookup).")
+    post_with_link: float = Field(
+        default=0.20, ge=0, description="USD charged for creating a post with a link."
+    )
+    read: float = Field(
+        default=0.005, ge=0, description="USD charged per post read (search, lookup)."
+    )
     own_read: float = Field(
-        0.001, ge=0, description="USD charged per read of the account's own posts."
+        default=0.001, ge=0, description="USD charged per read of the account's own posts."
     )
 
 
 class XSettings(Section):
-    api_base_url: str = Field("https://api.x.com", description="X API v2 base URL.")
-    daily_cap: int = Field(12, ge=0, description="Most posts the bot makes on X per day.")
+    api_base_url: str = Field(default="https://api.x.com", description="X API v2 base URL.")
+    daily_cap: int = Field(default=12, ge=0, description="Most posts the bot makes on X per day.")
     monthly_budget_usd: float = Field(
-        25.0, ge=0, description="Stop spending on X beyond this many USD per calendar month."
+        default=25.0,
+        ge=0,
+        description="Stop spending on X beyond this many USD per calendar month.",
     )
-    timeout_seconds: float = Field(8.0, gt=0, description="Timeout for one X API call.")
-    prices: XPrices = Field(XPrices(), description="X API price table (USD per call).")
+    timeout_seconds: float = Field(default=8.0, gt=0, description="Timeout for one X API call.")
+    prices: XPrices = Field(default=XPrices(), description="X API price table (USD per call).")
 
 
 class BlueskySettings(Section):
     service_url: str = Field(
-        "https://bsky.social", description="Bluesky PDS (service) URL; a self-hosted PDS works."
+        default="https://bsky.social",
+        description="Bluesky PDS (service) URL; a self-hosted PDS works.",
     )
     handle: str = Field(
-        "", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides."
+        default="", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides."
     )
-    daily_cap: int = Field(24, ge=0, description="Most posts the bot makes on Bluesky per day.")
-    timeout_seconds: float = Field(8.0, gt=0, description="Timeout for one Bluesky call.")
+    daily_cap: int = Field(
+        default=24, ge=0, description="Most posts the bot makes on Bluesky per day."
+    )
+    timeout_seconds: float = Field(default=8.0, gt=0, description="Timeout for one Bluesky call.")
 
 
 class EngagementSettings(Section):
     cycle_seconds: int = Field(
-        60, ge=5, description="How often the daemon runs an engagement polling cycle."
+        default=60, ge=5, description="How often the daemon runs an engagement polling cycle."
     )
     responses_every_minutes: int = Field(
-        5, ge=1, description="How often mentions, replies and quotes are read on each platform."
+        default=5,
+        ge=1,
+        description="How often mentions, replies and quotes are read on each platform.",
     )
     metrics_cadence: list[tuple[float, float]] = Field(
-        [(6, 15), (48, 60), (720, 1440)],
+        default=[(6, 15), (48, 60), (720, 1440)],
         min_length=1,
         description="Metrics snapshots by a post's age: [until_hours, every_minutes] stages, then stop.",
     )
@@ -126,25 +143,29 @@ class EngagementSettings(Section):
 
 class AmplifySettings(Section):
     discovery_every_minutes: int = Field(
-        10, ge=1, description="How often the daemon looks for supporters' posts to amplify."
+        default=10, ge=1, description="How often the daemon looks for supporters' posts to amplify."
     )
     pages_per_pass: int = Field(
-        5,
+        default=5,
         ge=1,
         le=100,
         description="Most result pages one discovery pass reads per search or feed.",
     )
     x_reads_per_day: int = Field(
-        100,
+        default=100,
         ge=0,
         description="Most X posts discovery may read a day (X bills each; campaigns must list x).",
     )
 
 
 class LoggingSettings(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    format: Literal["text", "json"] = Field("text", description="Log line format: text or json.")
-    file: str = Field("", description="Log file; empty means standard error.")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level."
+    )
+    format: Literal["text", "json"] = Field(
+        default="text", description="Log line format: text or json."
+    )
+    file: str = Field(default="", description="Log file; empty means standard error.")
 
     @field_validator("level", mode="before")
     @classmethod
@@ -152,19 +173,76 @@ class LoggingSettings(Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class LimitsSettings(Section):
+    """What a campaign file (written by a volunteer, arriving as a pull request) may make Kindling
+    read and compute. Each exceeded limit is a located problem, never a stall or a traceback."""
+
+    campaign_file_bytes: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Largest campaign YAML file or template file, in bytes; refused before parsing.",
+    )
+    targets_file_bytes: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Largest targets CSV file, in bytes; refused before parsing.",
+    )
+    rendered_chars: int = Field(
+        default=20_000,
+        ge=1,
+        description="Longest text a template may produce (and any string it builds on the way).",
+    )
+    render_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Most time the rendering of one text may take.",
+    )
+    campaign_render_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Most time all renderings of one campaign may take (check and each reload).",
+    )
+    template_depth: int = Field(
+        default=20,
+        ge=1,
+        description="Deepest nesting of calls in a template (a macro calling itself, loop()).",
+    )
+    loop_iterations: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most loop iterations in the rendering of one text; also the largest range().",
+    )
+    repeat_chars: int = Field(
+        default=1_000,
+        ge=1,
+        description="Largest result of repetition ('-' * n) and largest width or padding a "
+        "template may ask for (center, indent, format widths and precisions).",
+    )
+    strftime_chars: int = Field(
+        default=100,
+        ge=1,
+        description="Longest date format a template may pass to strftime.",
+    )
+
+
 class Settings(Section):
-    paths: PathsSettings = Field(PathsSettings(), description="Where files live.")
-    database: DatabaseSettings = Field(DatabaseSettings(), description="The database.")
-    general: GeneralSettings = Field(GeneralSettings(), description="General behaviour.")
-    x: XSettings = Field(XSettings(), description="X (Twitter) account and API.")
-    bluesky: BlueskySettings = Field(BlueskySettings(), description="Bluesky account and PDS.")
+    paths: PathsSettings = Field(default=PathsSettings(), description="Where files live.")
+    database: DatabaseSettings = Field(default=DatabaseSettings(), description="The database.")
+    general: GeneralSettings = Field(default=GeneralSettings(), description="General behaviour.")
+    x: XSettings = Field(default=XSettings(), description="X (Twitter) account and API.")
+    bluesky: BlueskySettings = Field(
+        default=BlueskySettings(), description="Bluesky account and PDS."
+    )
     engagement: EngagementSettings = Field(
-        EngagementSettings(), description="Metrics and responses polling."
+        default=EngagementSettings(), description="Metrics and responses polling."
     )
     amplify: AmplifySettings = Field(
-        AmplifySettings(), description="Finding supporters' posts to amplify."
+        default=AmplifySettings(), description="Finding supporters' posts to amplify."
     )
-    logging: LoggingSettings = Field(LoggingSettings(), description="Logging.")
+    logging: LoggingSettings = Field(default=LoggingSettings(), description="Logging.")
+    limits: LimitsSettings = Field(
+        default=LimitsSettings(), description="What campaign files may make Kindling do."
+    )
 
 
 @dataclass(frozen=True)
@@ -362,7 +440,9 @@ def _toml_error_position(message: str) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
 
 
-def iter_settings(model: type[BaseModel] = Settings, prefix: tuple[str, ...] = ()):
+def iter_settings(
+    model: type[BaseModel] = Settings, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], FieldInfo]]:
     """(dotted path, field) for every leaf setting; used by the documentation test."""
     for name, field in model.model_fields.items():
         annotation = field.annotation

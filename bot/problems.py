@@ -24,6 +24,24 @@ class Problem:
         return asdict(self)
 
 
+# Longest excerpt of untrusted input (a campaign value, a CSV cell, a template name) an error
+# message may quote: enough to find it in the file, too little to leak a file or a secret.
+EXCERPT_CHARS = 60
+PATH_CHARS = 160  # a file name a campaign gives, quoted whole when it is any ordinary length
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """`value` as text an error message can quote: at most `limit` characters (an ellipsis
+    and the full length mark a cut), every unprintable character (control, bidi override,
+    line separator) escaped as in a Python literal, so it cannot reshape the terminal or log."""
+    text = str(value)
+    if len(text) > limit:
+        text = f"{text[: limit - 1]}… ({len(text)} characters)"
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 class ProblemsFound(Exception):
     """Raised when loading cannot go on; carries every problem found so far."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -133,3 +135,40 @@ def test_secrets_come_from_the_environment_and_never_show_in_repr():
     shown = repr(secrets)
     assert "key-value" not in shown and "pw-value" not in shown
     assert "KINDLING_X_API_KEY" in shown
+
+
+def test_config_imports_no_campaign_module():
+    """Layers: config sits below the campaign model, so it must not import it (issue 12)."""
+    probe = "import sys, bot.config; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    loaded = result.stdout.strip()
+    assert "bot.campaign" not in loaded, loaded
+
+
+def test_limits_have_safe_defaults_and_bad_values_are_located(tmp_path):
+    limits = load_config(CONFIG).settings.limits
+    assert limits.campaign_file_bytes == 1_000_000
+    assert limits.render_seconds > 0 and limits.loop_iterations > 0
+    assert _problems(tmp_path, "[limits]\nrender_seconds = 0\nloop_iterations = -5\n") == [
+        ":2:1: 'limits.render_seconds': input should be greater than 0",
+        ":3:1: 'limits.loop_iterations': input should be greater than or equal to 1",
+    ]
+
+
+def test_a_limit_can_be_raised_in_config_toml(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[limits]\ncampaign_file_bytes = 5000000\n", encoding="utf-8")
+    assert load_config(path).settings.limits.campaign_file_bytes == 5_000_000
+
+
+def test_file_limit_defaults_match_the_settings():
+    """The campaign layer cannot import config: its FileLimits repeats the defaults."""
+    from bot.campaign.loader import FileLimits
+    from bot.campaign.targets_csv import DEFAULT_MAX_BYTES
+    from bot.config import LimitsSettings
+
+    defaults = LimitsSettings()
+    assert FileLimits() == FileLimits(defaults.campaign_file_bytes, defaults.targets_file_bytes)
+    assert defaults.targets_file_bytes == DEFAULT_MAX_BYTES

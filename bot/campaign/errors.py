@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot.campaign.yamlsource import Located, Path_
-from bot.problems import Problem
+from bot.problems import Problem, excerpt
 
 
 def problems_from_validation(
@@ -71,7 +71,7 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 def _unknown_key(key: str, model: type[BaseModel], loc: tuple) -> str:
     allowed = _allowed_keys(model, loc)
-    message = f"unknown key '{key}'"
+    message = f"unknown key '{excerpt(key)}'"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         return f"{message} (did you mean '{close[0]}'?)"

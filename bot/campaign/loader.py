@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bot.campaign.confine import Refused, TooLarge, inside, missing, read_limited
 from bot.campaign.errors import problems_from_validation
 from bot.campaign.model import Ask, Campaign, Message, QuotePool, Supporter, Target
-from bot.campaign.targets_csv import load_targets_csv
+from bot.campaign.targets_csv import CsvTarget, load_targets_csv
 from bot.campaign.yamlsource import Located, Path_, load_yaml
-from bot.problems import Problem, display_path
+from bot.problems import PATH_CHARS, Problem, display_path, excerpt
 
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
 LIST_ENTRIES: dict[str, type[BaseModel]] = {
@@ -27,6 +28,15 @@ LIST_ENTRIES: dict[str, type[BaseModel]] = {
     "targets": Target,
     "asks": Ask,
 }
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """How large the files of a campaign may be (bytes); Settings.limits holds the configured
+    values (bot/config.py), these defaults are the same."""
+
+    campaign_bytes: int = 1_000_000
+    targets_bytes: int = 2_000_000
 
 
 @dataclass
@@ -54,19 +64,26 @@ class LoadedCampaign:
         line, col = located.where((*base, *path))
         return located.file, line, col
 
+    def file_named(self, name: str) -> Path:
+        """The file a campaign names (an image, a logo), resolved inside the campaign's folder.
+        Raises Refused for anything outside it."""
+        return inside(self.path.parent, name)
+
 
 def load_campaign(
-    path: Path, *, default_timezone: str = "Europe/London", yaml_cache: Path | None = None
+    path: Path,
+    *,
+    default_timezone: str = "Europe/London",
+    yaml_cache: Path | None = None,
+    limits: FileLimits = FileLimits(),
 ) -> tuple[LoadedCampaign | None, list[Problem]]:
     """Read and validate one campaign file (and its target CSV files). `yaml_cache`: a
     directory where the parsed YAML is kept between runs (bot/campaign/yamlcache.py)."""
     display = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
-    except OSError as exc:
-        return None, [Problem(display, 1, 1, f"cannot read campaign file: {exc.strerror}")]
+    text, problem = _read_campaign_file(path, display, limits.campaign_bytes)
+    if text is None:
+        assert problem is not None
+        return None, [problem]
     if yaml_cache is None:
         located, problems = load_yaml(text, display)
     else:
@@ -88,6 +105,22 @@ def load_campaign(
         problems.extend(problems_from_validation(exc, located, (), Campaign))
         header = _fallback_header(header_data, exc)
 
+    entries, origins, broken_ids = _list_entries(data, located, problems)
+    if header is None:
+        return None, problems
+    for row in _target_files(path, located, header.target_files, limits, problems):
+        entries["targets"].append(row.target)
+        origins[id(row.target)] = (row.located, ())
+    campaign = header.model_copy(update=entries)
+    loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
+    return loaded, problems
+
+
+def _list_entries(
+    data: dict[str, Any], located: Located, problems: list[Problem]
+) -> tuple[dict[str, list[Any]], dict[int, tuple[Located, Path_]], set[str]]:
+    """Each entry of the campaign's lists validated on its own (problems appended): the valid
+    entries by list, where each was written, and the ids of the entries that are broken."""
     origins: dict[int, tuple[Located, Path_]] = {}
     broken_ids: set[str] = set()
     entries: dict[str, list[Any]] = {}
@@ -114,37 +147,52 @@ def load_campaign(
             if isinstance(entry, QuotePool):
                 for quote_index, quote in enumerate(entry.quotes):
                     origins[id(quote)] = (located, (name, index, "quotes", quote_index))
+    return entries, origins, broken_ids
 
-    if header is None:
-        return None, problems
 
-    for file_index, relative in enumerate(header.target_files):
-        csv_path = path.parent / relative
+def _target_files(
+    path: Path, located: Located, names: list[str], limits: FileLimits, problems: list[Problem]
+) -> list[CsvTarget]:
+    """The targets of the CSV files the campaign names: only files inside its folder, each read
+    up to limits.targets_bytes (problems appended)."""
+    rows: list[CsvTarget] = []
+    for index, name in enumerate(names):
+        shown = excerpt(name, PATH_CHARS)
         try:
-            found = csv_path.is_file()
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the system
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            csv_path = inside(path.parent, name)
+        except Refused as refused:
             problems.append(
-                located.problem(
-                    ("target_files", file_index),
-                    f"target file name '{relative}' is not usable: {reason}",
-                )
+                located.problem(("target_files", index), f"target file '{shown}' {refused.message}")
             )
             continue
-        if not found:
+        reason = missing(csv_path)
+        if reason is not None:
             problems.append(
-                located.problem(("target_files", file_index), f"target file '{relative}' not found")
+                located.problem(("target_files", index), f"target file '{shown}' {reason}")
             )
             continue
-        rows, csv_problems = load_targets_csv(csv_path, display_path(csv_path))
-        problems.extend(csv_problems)
-        for row in rows:
-            entries["targets"].append(row.target)
-            origins[id(row.target)] = (row.located, ())
+        display = display_path(path.parent / name)
+        found, csv_problems = load_targets_csv(csv_path, display, max_bytes=limits.targets_bytes)
+        rows += found
+        problems += csv_problems
+    return rows
 
-    campaign = header.model_copy(update=entries)
-    loaded = LoadedCampaign(campaign, path, located, origins, broken_ids)
-    return loaded, problems
+
+def _read_campaign_file(path: Path, display: str, limit: int) -> tuple[str | None, Problem | None]:
+    """The campaign file's text, or the problem that stops it being read. A campaign file that
+    is a link to a file outside its folder is not read: it could be any file on the server."""
+    try:
+        inside(path.parent, path.name)
+        return read_limited(path, limit), None
+    except Refused:
+        message = "the campaign file is a link to a file outside its folder: it is not read"
+    except TooLarge as too_large:
+        message = f"{too_large.message} (limits.campaign_file_bytes in config.toml)"
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text ({exc.reason})"
+    except OSError as exc:
+        message = f"cannot read campaign file: {exc.strerror or 'unreadable'}"
+    return None, Problem(display, 1, 1, message)
 
 
 def _fallback_header(header_data: dict[str, Any], error: ValidationError) -> Campaign | None:
@@ -198,10 +246,10 @@ def find_campaign(reference: str, campaigns_dir: Path) -> Path | None:
 
 
 def _declares_id(path: Path, campaign_id: str) -> bool:
-    try:
-        located, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError):
+    text, _ = _read_campaign_file(path, str(path), FileLimits().campaign_bytes)
+    if text is None:
         return False
+    located, _ = load_yaml(text, str(path))
     return (
         located is not None
         and isinstance(located.data, dict)

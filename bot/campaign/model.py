@@ -8,9 +8,9 @@ references between entries, the active window) live in `bot.checks.campaign_rule
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 from pydantic import (
@@ -23,6 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from bot.problems import excerpt
+from bot.timezones import Timezone
+
 POST_PLATFORMS = ("x", "bluesky")
 ASK_PLATFORMS = ("x", "bluesky", "mastodon", "threads", "email")
 PostPlatform = Literal["x", "bluesky"]
@@ -31,12 +34,12 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _matches(pattern: str, what: str):
+def _matches(pattern: str, what: str) -> Callable[[str], str]:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
+            raise ValueError(f"'{excerpt(value)}' is not {what}")
         return value
 
     return check
@@ -53,7 +56,9 @@ Id = Annotated[
 ]
 Language = Annotated[
     str,
-    AfterValidator(_matches(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", "a language code such as cy or en")),
+    AfterValidator(
+        _matches(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,6}", "a language code such as cy or en")
+    ),
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
 LangText = dict[Language, NonEmpty]
@@ -62,7 +67,7 @@ Localised = NonEmpty | LangText
 Url = Annotated[str, AfterValidator(_matches(r"https?://[^\s/$.?#][^\s]*", "an http(s) URL"))]
 
 
-def _strip_prefix(prefix: str):
+def _strip_prefix(prefix: str) -> Callable[[object], object]:
     def strip(value: object) -> object:
         return value[1:] if isinstance(value, str) and value.startswith(prefix) else value
 
@@ -111,19 +116,6 @@ Hashtag = Annotated[
         )
     ),
 ]
-
-
-def _check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{value!r} is not an IANA time zone (e.g. Europe/London, Europe/Dublin)"
-        ) from None
-    return value
-
-
-Timezone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 class Model(BaseModel):
@@ -221,7 +213,7 @@ class Schedule(Model):
                 CronSim(self.cron, datetime(2000, 1, 1))
             except CronSimError as exc:
                 raise ValueError(
-                    f"invalid cron expression {self.cron!r}: {exc} "
+                    f"invalid cron expression '{excerpt(self.cron)}': {excerpt(exc)} "
                     "(five fields: minute hour day-of-month month day-of-week)"
                 ) from None
         return self

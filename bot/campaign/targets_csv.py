@@ -15,10 +15,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.campaign.confine import TooLarge, read_limited
 from bot.campaign.errors import problems_from_validation
 from bot.campaign.model import ASK_PLATFORMS, Target
 from bot.campaign.yamlsource import Located
-from bot.problems import Problem
+from bot.problems import Problem, excerpt
 
 PERSON_COLUMNS = ("id", "name", "role", "constituency", "region", "party", "language", "stance")
 COLUMNS = (
@@ -27,6 +28,7 @@ COLUMNS = (
     *(f"{platform}_source" for platform in ASK_PLATFORMS),
 )
 REQUIRED = ("id", "name")
+DEFAULT_MAX_BYTES = 2_000_000  # Settings.limits.targets_file_bytes
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,21 @@ class CsvTarget:
     located: Located  # the row: paths like ('handles', 'x') -> (line, col)
 
 
-def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Problem]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        return [], [Problem(display, 1, 1, "target file not found")]
-    except UnicodeDecodeError as exc:
-        return [], [Problem(display, 1, 1, f"not UTF-8 text ({exc.reason})")]
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [], [Problem(display, 1, 1, f"cannot read target file: {reason}")]
+def load_targets_csv(
+    path: Path, display: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[CsvTarget], list[Problem]]:
+    """The targets of the CSV file `path` (shown as `display`), refused unread beyond
+    `max_bytes`. Problems quote at most a short, escaped excerpt of a cell."""
+    text, unreadable = _read(path, display, max_bytes)
+    if text is None:
+        return [], [unreadable] if unreadable else []
 
     lines = text.splitlines()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return [], [Problem(display, 1, 1, f"CSV syntax error: {exc}")]
+        return [], [Problem(display, 1, 1, f"CSV syntax error: {excerpt(exc)}")]
     if not header:
         return [], [Problem(display, 1, 1, "the file is empty: expected a header row")]
     header = [name.strip() for name in header]
@@ -67,7 +67,9 @@ def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Pr
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(display, reader.line_num, 1, f"CSV syntax error: {exc}"))
+            problems.append(
+                Problem(display, reader.line_num, 1, f"CSV syntax error: {excerpt(exc)}")
+            )
             break
         # line_num is the last physical line of the record; a record starts after the previous.
         line = first_line
@@ -79,27 +81,49 @@ def load_targets_csv(path: Path, display: str) -> tuple[list[CsvTarget], list[Pr
                 Problem(display, line, 1, f"expected {len(header)} fields, found {len(row)}")
             )
             continue
-        located = _locate_row(
-            display, line, lines[line - 1] if line <= len(lines) else "", header, row
+        text_line = lines[line - 1] if line <= len(lines) else ""
+        target = _row_target(
+            _locate_row(display, line, text_line, header, row), header, row, problems
         )
-        cells = dict(zip(header, row, strict=True))
-        for column in REQUIRED:
-            if not cells[column].strip():
-                line_, col = located.where((column,))
-                problems.append(
-                    Problem(
-                        display, line_, col, f"column '{column}' is empty: every target needs one"
-                    )
-                )
-        try:
-            targets.append(CsvTarget(Target.model_validate(_row_to_target_data(cells)), located))
-        except ValidationError as exc:
-            problems.extend(
-                p
-                for p in problems_from_validation(exc, located, (), Target)
-                if not p.message.startswith("missing required key")
-            )
+        if target is not None:
+            targets.append(target)
     return targets, problems
+
+
+def _row_target(
+    located: Located, header: list[str], row: list[str], problems: list[Problem]
+) -> CsvTarget | None:
+    """One row as a target, or None (its problems appended)."""
+    cells = dict(zip(header, row, strict=True))
+    for column in REQUIRED:
+        if not cells[column].strip():
+            line, col = located.where((column,))
+            message = f"column '{column}' is empty: every target needs one"
+            problems.append(Problem(located.file, line, col, message))
+    try:
+        return CsvTarget(Target.model_validate(_row_to_target_data(cells)), located)
+    except ValidationError as exc:
+        problems.extend(
+            p
+            for p in problems_from_validation(exc, located, (), Target)
+            if not p.message.startswith("missing required key")
+        )
+        return None
+
+
+def _read(path: Path, display: str, max_bytes: int) -> tuple[str | None, Problem | None]:
+    try:
+        return read_limited(path, max_bytes, encoding="utf-8-sig"), None
+    except FileNotFoundError:
+        message = "target file not found"
+    except TooLarge as too_large:
+        message = f"{too_large.message} (limits.targets_file_bytes in config.toml)"
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text ({exc.reason})"
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = f"cannot read target file: {excerpt(reason)}"
+    return None, Problem(display, 1, 1, message)
 
 
 def _check_header(header: list[str], line: str, display: str) -> list[Problem]:
@@ -113,11 +137,11 @@ def _check_header(header: list[str], line: str, display: str) -> list[Problem]:
             hint = (
                 f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(COLUMNS)})"
             )
-            problems.append(Problem(display, 1, col, f"unknown column '{name}'{hint}"))
+            problems.append(Problem(display, 1, col, f"unknown column '{excerpt(name)}'{hint}"))
     seen = set()
     for name in header:
         if name in seen:
-            problems.append(Problem(display, 1, 1, f"column '{name}' appears twice"))
+            problems.append(Problem(display, 1, 1, f"column '{excerpt(name)}' appears twice"))
         seen.add(name)
     for name in REQUIRED:
         if name not in header:

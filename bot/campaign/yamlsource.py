@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.problems import Problem
+from bot.problems import Problem, excerpt
 
 Path_ = tuple[str | int, ...]
 _NULLS = {"", "~", "null", "Null", "NULL"}
@@ -108,7 +108,7 @@ class _Builder:
                             self.located.file,
                             line,
                             col,
-                            f"duplicate key '{key}' (first defined at line {first[0]})",
+                            f"duplicate key '{excerpt(key)}' (first defined at line {first[0]})",
                         )
                     )
                     continue
@@ -129,9 +129,9 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
-        return None, [Problem(file, line, col, f"YAML syntax error: {reason}")]
+        return None, [Problem(file, line, col, f"YAML syntax error: {excerpt(reason, 120)}")]
     except YAMLError as exc:
-        return None, [Problem(file, 1, 1, f"YAML error: {exc}")]
+        return None, [Problem(file, 1, 1, f"YAML error: {excerpt(exc, 120)}")]
     except RecursionError:
         return None, [Problem(file, 1, 1, "YAML error: the document nests too deeply")]
     if node is None:

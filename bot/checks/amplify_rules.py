@@ -8,7 +8,7 @@ from bot.campaign.amplify_sources import URL_PREFIXES
 from bot.campaign.loader import LoadedCampaign
 from bot.compose.quoting import quote_problems
 from bot.compose.templates import Templates
-from bot.problems import Problem
+from bot.problems import Problem, excerpt
 
 
 def amplify_problems(loaded: LoadedCampaign, templates: Templates) -> list[Problem]:
@@ -34,7 +34,7 @@ def _section(loaded: LoadedCampaign) -> Iterator[Problem]:
             yield loaded.problem(
                 campaign,
                 ("amplify", "links", index),
-                f"unknown link '{link}': use an id from `links:` "
+                f"unknown link '{excerpt(link)}': use an id from `links:` "
                 f"({', '.join(campaign.links) or 'none'}) or a full http(s) URL",
             )
     hashtags = amplify.hashtags if amplify.hashtags is not None else campaign.hashtags

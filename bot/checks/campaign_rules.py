@@ -7,12 +7,13 @@ import difflib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
+from bot.campaign.confine import Refused, is_file
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Campaign, Message
 from bot.campaign.recurrence import occurrences
 from bot.checks.amplify_rules import amplify_problems
 from bot.compose.templates import Templates
-from bot.problems import Problem
+from bot.problems import PATH_CHARS, Problem, excerpt
 
 # How far ahead an open-ended campaign is searched for a recurrence's first firing.
 OPEN_ENDED_HORIZON = timedelta(days=366)
@@ -158,16 +159,7 @@ def _references(loaded: LoadedCampaign, templates: Templates) -> Iterator[Proble
     pools = [pool.id for pool in campaign.quote_pools]
     for message in campaign.messages:
         if message.template is not None:
-            for language in campaign.languages:
-                if templates.file_for(message.template, language) is None:
-                    yield loaded.problem(
-                        message,
-                        ("template",),
-                        f"unknown template '{message.template}' for '{language}': "
-                        f"expected templates/{message.template}.{language}.j2 or "
-                        f"templates/{message.template}.j2",
-                    )
-                    break
+            yield from _template(loaded, templates, message, message.template)
         pool = message.quote_pool
         if pool is not None and pool not in pools and pool not in loaded.broken_ids:
             yield loaded.problem(
@@ -179,7 +171,8 @@ def _references(loaded: LoadedCampaign, templates: Templates) -> Iterator[Proble
             yield loaded.problem(
                 message,
                 ("link",),
-                f"unknown link '{message.link}'{_suggest(message.link, list(campaign.links))}",
+                f"unknown link '{excerpt(message.link)}'"
+                f"{_suggest(message.link, list(campaign.links))}",
             )
         for index, platform in enumerate(message.platforms or []):
             if platform not in campaign.platforms:
@@ -189,30 +182,56 @@ def _references(loaded: LoadedCampaign, templates: Templates) -> Iterator[Proble
                     f"'{platform}' is not in the campaign's platforms ({', '.join(campaign.platforms)})",
                 )
     for ask in campaign.asks:
-        for index, platform in enumerate(ask.platforms or []):
-            if platform not in campaign.ask_platforms:
+        for index, ask_platform in enumerate(ask.platforms or []):
+            if ask_platform not in campaign.ask_platforms:
                 yield loaded.problem(
                     ask,
                     ("platforms", index),
-                    f"'{platform}' is not in the campaign's ask_platforms "
+                    f"'{ask_platform}' is not in the campaign's ask_platforms "
                     f"({', '.join(campaign.ask_platforms)})",
                 )
 
 
+def _template(
+    loaded: LoadedCampaign, templates: Templates, message: Message, template: str
+) -> Iterator[Problem]:
+    name = excerpt(template, PATH_CHARS)
+    refusal = templates.refusal(template)
+    if refusal is not None:
+        yield loaded.problem(message, ("template",), f"template '{name}' {refusal}")
+        return
+    for language in loaded.campaign.languages:
+        if templates.file_for(template, language) is None:
+            yield loaded.problem(
+                message,
+                ("template",),
+                f"unknown template '{name}' for '{language}': "
+                f"expected templates/{name}.{language}.j2 or templates/{name}.j2",
+            )
+            return
+
+
 def _image(loaded: LoadedCampaign, message: Message) -> Iterator[Problem]:
+    """The image must be a picture file inside the campaign's folder: anything a campaign names
+    is uploaded to X and Bluesky, so a path outside it could publish any file on the server."""
     image = message.image
     assert image is not None
-    path = loaded.path.parent / image.path
-    if not path.is_file():
-        yield loaded.problem(
-            message,
-            ("image", "path"),
-            f"image file '{image.path}' not found (paths are relative to the campaign file)",
-        )
-    elif path.suffix.lower() not in IMAGE_SUFFIXES:
-        yield loaded.problem(
-            message, ("image", "path"), f"'{image.path}' is not a PNG, JPEG, GIF or WebP image"
-        )
+    shown = excerpt(image.path, PATH_CHARS)
+    try:
+        path = loaded.file_named(image.path)
+    except Refused as refused:
+        yield loaded.problem(message, ("image", "path"), f"image file '{shown}' {refused.message}")
+    else:
+        if not is_file(path):
+            yield loaded.problem(
+                message,
+                ("image", "path"),
+                f"image file '{shown}' not found (paths are relative to the campaign file)",
+            )
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            yield loaded.problem(
+                message, ("image", "path"), f"'{shown}' is not a PNG, JPEG, GIF or WebP image"
+            )
     for language, alt in image.alt.items():
         if len(alt) > ALT_TEXT_LIMIT:
             yield loaded.problem(

@@ -2,6 +2,12 @@
 
 A valid change replaces the campaign; an invalid one is reported with its file:line:col and the
 last good version keeps running. A deleted file removes its campaign.
+
+A reload checks each file under the configured limits (bot/config.py, [limits]): file sizes,
+rendering time, loops, recursion, sizes of what templates build. So a careless or hostile file
+costs a bounded time in the reload job's own thread, and the jobs that publish, which read
+only the outbox, go on meanwhile. The new set of campaigns replaces the old in one assignment,
+so the other jobs see either the old set or the new one, never one half built.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.campaign.loader import LoadedCampaign, campaign_files
-from bot.checks.run import check_one, check_templates
+from bot.checks.run import CampaignReport, check_one, check_templates
 from bot.compose.renderings import PostRenderer
 from bot.compose.templates import Templates
 from bot.config import Config
-from bot.problems import Problem
+from bot.problems import Problem, display_path, excerpt
 
 log = logging.getLogger("kindling.campaigns")
 
@@ -55,36 +61,35 @@ class CampaignRegistry:
     def load(self) -> list[Problem]:
         """Check every campaign; keep the valid ones (and the last good version of invalid ones)."""
         self._seen = self._state()
-        templates = Templates(self.config.templates_dir)
+        templates = Templates(self.config.templates_dir, self.config.settings.limits)
         problems = check_templates(templates)
         files, missing = campaign_files(self.only or [self.config.campaigns_dir])
         problems += missing
-        present = set()
+        active: dict[Path, ActiveCampaign] = {}
         for path in files:
-            present.add(path)
-            report = check_one(path, templates, self.config.settings.general.timezone)
+            report = self._check(path, templates)
             if report.problems or report.loaded is None:
                 problems += report.problems
+                if path in self.active:
+                    active[path] = self.active[path]
                 continue
-            self.active[path] = ActiveCampaign(
-                report.loaded, PostRenderer(report.loaded, templates)
-            )
-        for gone in set(self.active) - present:
+            active[path] = ActiveCampaign(report.loaded, PostRenderer(report.loaded, templates))
+        for gone in set(self.active) - set(active):
             log.warning("campaign file %s was removed: its campaign stops", gone)
-            del self.active[gone]
-        ids: dict[str, Path] = {}
-        for path, campaign in sorted(self.active.items()):
-            if campaign.id in ids:
-                problems.append(
-                    Problem(
-                        str(path),
-                        1,
-                        1,
-                        f"campaign id '{campaign.id}' is also used by {ids[campaign.id]}",
-                    )
-                )
-            ids.setdefault(campaign.id, path)
-        return problems
+        self.active = active
+        return problems + _duplicate_ids(active)
+
+    def _check(self, path: Path, templates: Templates) -> CampaignReport:
+        """check_one, and any failure it did not foresee as a problem of that file: one file
+        must not stop the others from loading, nor end the reload job."""
+        try:
+            return check_one(path, templates, self.config.settings.general.timezone)
+        except Exception as exc:
+            reason = f"could not be checked: {type(exc).__name__}: {excerpt(exc, 120)}"
+            # The traceback is for a developer, at DEBUG: its message may quote the file.
+            log.debug("checking campaign file %s failed", path, exc_info=True)
+            shown = display_path(path)
+            return CampaignReport(shown, None, problems=[Problem(shown, 1, 1, reason)])
 
     def changed(self) -> bool:
         return self._state() != self._seen
@@ -103,4 +108,22 @@ class CampaignRegistry:
         return True
 
     def campaigns(self) -> list[ActiveCampaign]:
-        return [self.active[path] for path in sorted(self.active)]
+        active = self.active  # one read: a reload may replace the mapping meanwhile
+        return [active[path] for path in sorted(active)]
+
+
+def _duplicate_ids(active: dict[Path, ActiveCampaign]) -> list[Problem]:
+    problems = []
+    ids: dict[str, Path] = {}
+    for path, campaign in sorted(active.items()):
+        if campaign.id in ids:
+            problems.append(
+                Problem(
+                    str(path),
+                    1,
+                    1,
+                    f"campaign id '{campaign.id}' is also used by {ids[campaign.id]}",
+                )
+            )
+        ids.setdefault(campaign.id, path)
+    return problems

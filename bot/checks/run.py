@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.campaign.loader import LoadedCampaign, campaign_files, load_campaign
+from bot.campaign.loader import FileLimits, LoadedCampaign, campaign_files, load_campaign
 from bot.checks.campaign_rules import check_campaign, stance_notes
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
@@ -61,7 +61,7 @@ class CheckReport:
 
 def check_templates(templates: Templates) -> list[Problem]:
     """Every template file compiles (a syntax error is reported even if no campaign uses it)."""
-    problems = []
+    problems: list[Problem] = []
     if not templates.directory.is_dir():
         return problems
     for path in sorted(templates.directory.rglob("*.j2")):
@@ -74,21 +74,25 @@ def check_templates(templates: Templates) -> list[Problem]:
 
 
 def check_one(path: Path, templates: Templates, default_timezone: str) -> CampaignReport:
-    loaded, problems = load_campaign(path, default_timezone=default_timezone)
+    """Load, check and render one campaign under the limits `templates` carries (file sizes,
+    and one deadline for all of the campaign's renderings: limits.campaign_render_seconds)."""
+    limits = FileLimits(templates.limits.campaign_file_bytes, templates.limits.targets_file_bytes)
+    loaded, problems = load_campaign(path, default_timezone=default_timezone, limits=limits)
     report = CampaignReport(display_path(path), loaded, problems=problems)
     if loaded is None:
         report.problems.sort(key=lambda p: (p.file, p.line, p.col))
         return report
-    report.problems += check_campaign(loaded, templates)
-    report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
-    report.renderings, rendering_problems = render_campaign(loaded, templates)
+    with templates.campaign_budget():
+        report.problems += check_campaign(loaded, templates)
+        report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
+        report.renderings, rendering_problems = render_campaign(loaded, templates)
     report.problems += rendering_problems
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))
     return report
 
 
 def run_check(config: Config, paths: list[Path]) -> CheckReport:
-    templates = Templates(config.templates_dir)
+    templates = Templates(config.templates_dir, config.settings.limits)
     report = CheckReport()
     report.problems += check_templates(templates)
     files, missing = campaign_files(paths or [config.campaigns_dir])

@@ -103,7 +103,8 @@ def preview(
     from bot.checks.run import check_one
     from bot.compose.templates import Templates
 
-    report = check_one(path, Templates(config.templates_dir), config.settings.general.timezone)
+    templates = Templates(config.templates_dir, config.settings.limits)
+    report = check_one(path, templates, config.settings.general.timezone)
     # Texts over a platform's limit are shown (in red), then reported; any other problem means
     # there is nothing trustworthy to show.
     if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):

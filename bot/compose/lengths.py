@@ -17,6 +17,9 @@ import regex
 from twitter_text import extract_emojis_with_indices, extract_urls_with_indices
 from twitter_text.config import config as _twitter_config
 from twitter_text.regexp import emoji as _emoji_data
+from twitter_text.regexp.valid_cctld import valid_cctld
+from twitter_text.regexp.valid_gtld import valid_gtld
+from twitter_text.regexp.valid_punycode import valid_punycode
 
 X_LIMIT = 280
 BLUESKY_GRAPHEMES = 300
@@ -67,7 +70,24 @@ _GRAPHEME_JOINERS = regex.compile(
 )
 _NEWLINES = regex.compile(r"\r\n|\r")
 _GRAPHEME = regex.compile(r"\X")
-_DOTTED_TOKEN = regex.compile(r"\S*\.\S*")  # only tokens with a dot can hold a URL
+# A URL holds no white space: the text is cut into tokens (maximal runs of non-space). Only the
+# tokens with a dot can hold one. (Not `\S*\.\S*`: on a long run without a dot that pattern
+# retries from every position and takes quadratic time.)
+_TOKEN = regex.compile(r"\S+")
+# twitter-text's URL pattern backtracks through every way of splitting a chain of dot-separated
+# labels into subdomains: a token like "a.a.a.a...." of 800 labels takes it 9 s, 1600 labels
+# 29 s. No web address has more than a few labels (DNS allows 127; real ones have under 10), so
+# a token with a chain of more than MAX_URL_LABELS labels is counted as plain characters, and
+# the cost of every token is bounded. Labels: what twitter-text allows in a domain name
+# (anything but white space and ASCII punctuation other than - and _).
+MAX_URL_LABELS = 16
+_LABEL = r"[^\s!\"#$%&'()*+,./:;<=>?@\[\\\]^`{|}~]"
+_LONG_LABEL_CHAIN = regex.compile(rf"(?<!{_LABEL})(?:{_LABEL}++\.){{{MAX_URL_LABELS}}}{_LABEL}")
+# Every domain twitter-text accepts ends in "." and a top-level domain (its own lists, with their
+# own look-ahead): a token without one holds no URL, and its scan is skipped.
+_TOP_LEVEL_DOMAIN = regex.compile(
+    rf"\.(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", regex.IGNORECASE
+)
 _MASTODON_URL = regex.compile(r"(?<![\w/])https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'}]")
 _MASTODON_REMOTE_MENTION = regex.compile(r"(?<![\w@])(@[\w.]+)@[\w.-]+\.\w+")
 
@@ -124,7 +144,10 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
     edge), which goes into the cache key. Tokens recur across renderings (the campaign's link,
     the same words), so each is extracted once."""
     spans = []
-    for token in _DOTTED_TOKEN.finditer(text):
+    for token in _TOKEN.finditer(text):
+        word = token.group()
+        if "." not in word or _LONG_LABEL_CHAIN.search(word) or not _TOP_LEVEL_DOMAIN.search(word):
+            continue
         start, end = token.span()
         before = text[start - 1] if start else ""
         after = text[end] if end < len(text) else ""
@@ -145,8 +168,8 @@ def _token_urls(before: str, token: str, after: str) -> tuple[tuple[int, int], .
 
 def x_has_url(text: str) -> bool:
     """Whether X would treat part of `text` as a link (and charge for a post with a link)."""
-    normalized = unicodedata.normalize("NFC", text)
-    return "." in normalized and bool(extract_urls_with_indices(normalized))
+    normalized = _NEWLINES.sub("\n", unicodedata.normalize("NFC", text))
+    return "." in normalized and bool(_url_spans(normalized))
 
 
 def graphemes(text: str) -> int:

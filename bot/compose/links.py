@@ -30,7 +30,7 @@ from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Ask, Target
 from bot.compose.renderings import render_asks
 from bot.compose.templates import Templates
-from bot.problems import ProblemsFound
+from bot.problems import ProblemsFound, excerpt
 
 INTENT_BASES = {
     "x": "https://x.com/intent/tweet?text=",
@@ -68,10 +68,12 @@ def mastodon_instance(value: str) -> str:
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ValueError(f"{value!r} is not a server name such as mastodon.social") from None
+            raise ValueError(
+                f"'{excerpt(value)}' is not a server name such as mastodon.social"
+            ) from None
     if not _HOST.fullmatch(host):
         raise ValueError(
-            f"{value!r} is not a server name such as mastodon.social "
+            f"'{excerpt(value)}' is not a server name such as mastodon.social "
             "(only the name: no https://, no path, no @user)"
         )
     return host
@@ -87,11 +89,11 @@ def _mailto(text: str, email: str | None, subject: str | None) -> str:
     if email is not None:
         local, at, domain = email.rpartition("@")
         if not at or not _LOCAL_PART.fullmatch(local):
-            raise ValueError(f"{email!r} is not one email address")
+            raise ValueError(f"'{excerpt(email)}' is not one email address")
         try:
             mastodon_instance(domain)  # the same host-name rule
         except ValueError:
-            raise ValueError(f"{email!r} is not one email address") from None
+            raise ValueError(f"'{excerpt(email)}' is not one email address") from None
         address = quote(unicodedata.normalize("NFC", email), safe="@")
     fields = []
     if subject:
@@ -218,7 +220,7 @@ def ask_links(
             url=url,
             token=link_token(campaign.id, target.id, ask.id, rendering.wording, platform, language),
         )
-        platforms = list(ask.platforms or campaign.ask_platforms)
+        platforms: list[str] = list(ask.platforms or campaign.ask_platforms)
         # The turn counts among the wordings this target is given, not the whole list.
         numbers = ask.wordings_for(language, target.stance)
         first = numbers.index(wording_for(ask, language, target, rotate_from))

@@ -3,13 +3,21 @@
 Inline texts from the campaign YAML and template files share one environment: inline texts are
 registered under a name that says where they came from, so a template error in either is reported
 with its origin. Post text is never HTML-escaped; only `.html` templates autoescape.
+
+Templates come from volunteers like campaigns do: they are read only from inside the templates
+folder (links followed), up to a size limit, and render under the limits of bot/compose/sandbox.py.
+Whatever a template does ends as a TemplateProblem, never as a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +25,6 @@ from typing import Any
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
-    FileSystemLoader,
     StrictUndefined,
     Template,
     TemplateError,
@@ -26,8 +33,15 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
+from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
+
+from bot.campaign.confine import Refused, TooLarge, inside, is_file, read_limited
+from bot.compose.sandbox import LimitedEnvironment
+from bot.compose.sizes import Budget, LimitExceeded, current_budget, reset_budget, set_budget
+from bot.config import LimitsSettings
+from bot.problems import PATH_CHARS, excerpt
 
 INLINE_PREFIX = "inline:"
 
@@ -58,7 +72,8 @@ def local_filter(context: Context, value: str | Mapping[str, str] | None) -> str
         return value[language]
     campaign = context.get("campaign")
     primary = campaign.languages[0] if campaign is not None else None
-    return value.get(primary) or next(iter(value.values()), "")
+    found = value.get(primary) if isinstance(primary, str) else None
+    return found or next(iter(value.values()), "")
 
 
 class _InlineLoader(BaseLoader):
@@ -71,6 +86,53 @@ class _InlineLoader(BaseLoader):
         return self.sources[template], template, lambda: True
 
 
+class TemplateRefused(TemplateError):
+    """A template name that leads outside the templates folder, or a file too large to read.
+    Not a TemplateNotFound: a ChoiceLoader would take that for "try the next loader" and lose
+    the reason."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class _FolderLoader(BaseLoader):
+    """Template files from one folder: names resolve inside it (links followed), and a file is
+    read only up to `max_bytes`."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)  # TemplateNotFound for '..'
+        try:
+            path = inside(self.directory, "/".join(pieces), "the templates folder")
+        except Refused as refused:
+            message = f"template '{excerpt(template, PATH_CHARS)}' {refused.message}"
+            raise TemplateRefused(template, message) from None
+        if not is_file(path):
+            raise TemplateNotFound(template)
+        try:
+            source = read_limited(path, self.max_bytes)
+            modified = path.stat().st_mtime_ns
+        except TooLarge as too_large:
+            message = f"{too_large.message} (limits.campaign_file_bytes in config.toml)"
+            raise TemplateRefused(template, message) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.reason if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            raise TemplateRefused(template, f"cannot read template: {reason}") from None
+        filename = os.path.normpath(self.directory.joinpath(*pieces))
+        return source, filename, lambda: _unchanged(path, modified)
+
+
+def _unchanged(path: Path, modified: int) -> bool:
+    try:
+        return path.stat().st_mtime_ns == modified
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class TemplateFile:
     name: str
@@ -80,11 +142,15 @@ class TemplateFile:
 class Templates:
     """Finds, compiles (once) and renders templates for one templates directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, limits: LimitsSettings | None = None) -> None:
         self.directory = directory
+        self.limits = limits or LimitsSettings()
         self._inline = _InlineLoader()
-        self.env = ImmutableSandboxedEnvironment(
-            loader=ChoiceLoader([self._inline, FileSystemLoader(str(directory))]),
+        self.env = LimitedEnvironment(
+            self.limits,
+            loader=ChoiceLoader(
+                [self._inline, _FolderLoader(directory, self.limits.campaign_file_bytes)]
+            ),
             undefined=StrictUndefined,
             autoescape=select_autoescape(
                 enabled_extensions=("html", "htm"), default_for_string=False, default=False
@@ -98,12 +164,33 @@ class Templates:
         self._compiled: dict[str, Template] = {}
 
     def file_for(self, name: str, language: str) -> TemplateFile | None:
-        """`{name}.{language}.j2`, falling back to `{name}.j2`."""
+        """`{name}.{language}.j2`, falling back to `{name}.j2`; only files inside the folder."""
         for candidate in (f"{name}.{language}.j2", f"{name}.j2"):
-            path = self.directory / candidate
-            if path.is_file():
-                return TemplateFile(candidate, path)
+            try:
+                resolved = inside(self.directory, candidate, "the templates folder")
+            except Refused:
+                return None
+            if is_file(resolved):
+                return TemplateFile(candidate, self.directory / candidate)
         return None
+
+    def refusal(self, name: str) -> str | None:
+        """Why the template name `name` (from a campaign) is not looked up at all, or None."""
+        try:
+            inside(self.directory, f"{name}.j2", "the templates folder")
+        except Refused as refused:
+            return refused.message
+        return None
+
+    @contextlib.contextmanager
+    def campaign_budget(self) -> Iterator[None]:
+        """All renderings inside share one deadline: limits.campaign_render_seconds."""
+        deadline = time.monotonic() + self.limits.campaign_render_seconds
+        token = _CAMPAIGN_DEADLINE.set(deadline)
+        try:
+            yield
+        finally:
+            _CAMPAIGN_DEADLINE.reset(token)
 
     def inline(self, origin: str, source: str) -> str:
         """Register an inline text under a name that records its origin; returns the name."""
@@ -118,34 +205,72 @@ class Templates:
                 template = self.env.get_template(name)
             except TemplateSyntaxError as exc:
                 raise TemplateProblem(
-                    f"template syntax error: {exc.message}", name, exc.lineno
+                    f"template syntax error: {excerpt(exc.message, 120)}", name, exc.lineno
                 ) from None
+            except TemplateRefused as exc:
+                raise TemplateProblem(str(exc.message), name, None) from None
             except TemplateNotFound:
                 raise TemplateProblem("template not found", name, None) from None
+            except RecursionError:
+                raise TemplateProblem("the template nests too deeply", name, None) from None
+            except Exception as exc:  # whatever else an untrusted template makes the compiler do
+                raise TemplateProblem(_unexpected(exc), name, None) from None
             self._compiled[name] = template
         return template
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         template = self.compile(name)
+        token = set_budget(self._budget())
         try:
             text = template.render(context)
-        except SecurityError as exc:
-            raise TemplateProblem(
-                f"not allowed in a template: {exc}", name, _template_line(template.filename or name)
-            ) from None
-        except TemplateError as exc:
-            raise TemplateProblem(
-                _describe(exc), name, _template_line(template.filename or name)
-            ) from None
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise TemplateProblem(
-                f"{type(exc).__name__}: {exc}", name, _template_line(template.filename or name)
-            ) from None
+        except Exception as exc:
+            line = _template_line(template.filename or name)
+            raise TemplateProblem(_render_failure(exc), name, line) from None
+        finally:
+            reset_budget(token)
         return unicodedata.normalize("NFC", text.strip())
+
+    def _budget(self) -> Budget:
+        now = time.monotonic()
+        deadline, setting = now + self.limits.render_seconds, "render_seconds"
+        shared = _CAMPAIGN_DEADLINE.get()
+        outer = current_budget()
+        if shared is not None and shared < deadline:
+            deadline, setting = shared, "campaign_render_seconds"
+        if outer is not None and outer.deadline < deadline:  # a rendering inside a rendering
+            deadline, setting = outer.deadline, outer.deadline_setting
+        return Budget(self.limits, deadline, setting)
+
+
+_CAMPAIGN_DEADLINE: ContextVar[float | None] = ContextVar(
+    "kindling_campaign_deadline", default=None
+)
+
+
+def _render_failure(exc: Exception) -> str:
+    if isinstance(exc, LimitExceeded):
+        return str(exc)
+    if isinstance(exc, TemplateRefused):
+        return str(exc.message)
+    if isinstance(exc, TemplateNotFound):  # {% include %} of a file that is not there
+        return f"template '{excerpt(exc.name)}' not found"
+    if isinstance(exc, SecurityError):
+        return f"not allowed in a template: {excerpt(exc, 120)}"
+    if isinstance(exc, TemplateError):
+        return _describe(exc)
+    if isinstance(exc, RecursionError):
+        return "calls or includes nest too deeply (does a template include itself?)"
+    if isinstance(exc, MemoryError):
+        return "the template needs more memory than there is"
+    return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {excerpt(exc, 120)}"
 
 
 def _describe(exc: TemplateError) -> str:
-    message = exc.message or str(exc)
+    message = excerpt(exc.message or str(exc), 120)
     if type(exc).__name__ == "UndefinedError":
         return f"undefined name: {message}"
     return message

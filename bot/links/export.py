@@ -331,7 +331,7 @@ def links_main(config: Config, reference: str, format: str, out: Path | None) ->
             err=True,
         )
         return 1
-    templates = Templates(config.templates_dir)
+    templates = Templates(config.templates_dir, config.settings.limits)
     report = check_one(path, templates, config.settings.general.timezone)
     problems = list(report.problems)
     links: list[AskLink] = []

@@ -132,7 +132,7 @@ class WebState:
         )
 
     def _build(self) -> tuple[dict[str, CampaignView], list[AskLink]]:
-        templates = Templates(self.config.templates_dir)
+        templates = Templates(self.config.templates_dir, self.config.settings.limits)
         views: dict[str, CampaignView] = {}
         links: list[AskLink] = []
         for active in self.registry.campaigns():

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
@@ -23,11 +24,13 @@ from bot.compose.lengths import (
     BLUESKY_GRAPHEMES,
     LIMITS,
     MASTODON_URL_LENGTH,
+    MAX_URL_LABELS,
     PLATFORMS,
     X_LIMIT,
     count,
     graphemes,
     mastodon_length,
+    x_has_url,
     x_weighted_length,
 )
 
@@ -266,6 +269,73 @@ any_text = st.one_of(st.text(), mixed_text)
 @given(any_text)
 def test_x_fast_path_equals_twitter_text(text: str) -> None:
     assert x_weighted_length(text) == parse_tweet(text).weightedLength
+
+
+# --- Adversarial texts: every length is counted in linear time (issue 11) ---------------------
+# The old tokenizer, `\S*\.\S*`, retried from every position of a long run without a dot:
+# 100,000 characters ending in a dotted word took 26 s. How long counting takes, against the
+# size of the text, is measured in benchmarks/bench_lengths.py; here, what is counted.
+_OLD_DOTTED_TOKEN = regex.compile(r"\S*\.\S*")
+
+
+def _old_dotted_tokens(text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in _OLD_DOTTED_TOKEN.finditer(text)]
+
+
+def _new_dotted_tokens(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in regex.finditer(r"\S+", text) if "." in m.group()]
+
+
+run_characters = st.sampled_from(["a", "ŵ", "中", "-", "_", "/", "@", "#", "\U0001f44d", ".", "0"])
+
+
+def adversarial(longest_run: int) -> st.SearchStrategy[str]:
+    """Runs of one character (up to `longest_run` long) with little or no white space, ending
+    in a dotted word or a URL: what made the old tokenizer quadratic."""
+    run = st.builds(
+        lambda char, n, gap: char * n + gap,
+        run_characters,
+        st.integers(min_value=1, max_value=longest_run),
+        st.sampled_from(["", " ", "\n", "\u00a0", "\u3000", ".", "a.b"]),
+    )
+    tail = st.sampled_from(["", " x.y", ".y", " example.com", " https://example.org/a.b", "a.co"])
+    return st.builds(
+        lambda runs, end: "".join(runs) + end, st.lists(run, min_size=1, max_size=6), tail
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(any_text, adversarial(longest_run=700)))
+def test_tokens_with_a_dot_are_what_the_old_pattern_found(text: str) -> None:
+    """The linear tokenizer finds exactly the spans the quadratic pattern found (on texts short
+    enough for the old pattern to finish quickly)."""
+    assert _new_dotted_tokens(text) == _old_dotted_tokens(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(adversarial(longest_run=3_000))
+def test_adversarial_texts_count_as_twitter_text_does(text: str) -> None:
+    """Long runs without white space, dots and dotted words: the same X length as twitter-text,
+    and every platform's count is consistent."""
+    assert x_weighted_length(text) == parse_tweet(text).weightedLength
+    for platform in PLATFORMS:
+        result = count(platform, text)
+        assert result.length >= 0 and result.ok == (
+            result.note is None and (result.limit is None or result.length <= result.limit)
+        )
+
+
+@pytest.mark.parametrize("labels", [MAX_URL_LABELS + 1, 200, 5_000])
+def test_a_chain_of_more_labels_than_any_address_is_plain_text(labels: int) -> None:
+    """twitter-text takes minutes on "a.a.a...." (its URL pattern backtracks over every split of
+    the chain): such a token is counted character by character, as it is when it holds no
+    address. With MAX_URL_LABELS labels or fewer, an address is still found."""
+    long_chain = "a." * labels + "com"
+    assert x_weighted_length(long_chain) == len(long_chain)
+    assert x_weighted_length(f"see {long_chain} now") == len(long_chain) + 8
+    short_chain = "a." * (MAX_URL_LABELS - 1) + "com"
+    assert x_weighted_length(short_chain) == parse_tweet(short_chain).weightedLength == 23
+    assert not x_has_url(long_chain) and x_has_url(short_chain)
 
 
 @settings(max_examples=200, deadline=None)
