@@ -65,9 +65,18 @@ def is_loopback(client: Any) -> bool:
 
 
 class Health:
-    def __init__(self, source: HealthSource, *, details_for_everyone: bool = False) -> None:
+    def __init__(
+        self,
+        source: HealthSource,
+        *,
+        details_for_everyone: bool = False,
+        bound_seconds: float = DATABASE_BOUND_SECONDS,
+        reuse_seconds: float = PROBE_REUSE_SECONDS,
+    ) -> None:
         self.source = source
         self.details_for_everyone = details_for_everyone
+        self.bound_seconds = bound_seconds
+        self.reuse_seconds = reuse_seconds
         self._probe: asyncio.Task[bool] | None = None
         self._probe_started = 0.0
         self._last_usable = True
@@ -100,14 +109,14 @@ class Health:
         loop = asyncio.get_running_loop()
         probe = self._probe
         if probe is None or (
-            probe.done() and loop.time() - self._probe_started >= PROBE_REUSE_SECONDS
+            probe.done() and loop.time() - self._probe_started >= self.reuse_seconds
         ):
             probe = self._probe = loop.create_task(self._probe_database())
             self._probe_started = loop.time()
         try:
-            return await asyncio.wait_for(asyncio.shield(probe), DATABASE_BOUND_SECONDS)
+            return await asyncio.wait_for(asyncio.shield(probe), self.bound_seconds)
         except TimeoutError:
-            self._report(False, f"no write within {DATABASE_BOUND_SECONDS:g} s (locked?)")
+            self._report(False, f"no write within {self.bound_seconds:g} s (locked?)")
             return False
 
     async def _probe_database(self) -> bool:

@@ -4,10 +4,13 @@ the tests of the protocol, its limits, /healthz and the reverse proxy speak to."
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -94,3 +97,23 @@ def closed_by_server(sock: socket.socket, timeout: float) -> bool:
         return False
     except ConnectionResetError:
         return True
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made by the openssl command (Debian's openssl)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_connection(port: int, cert: Path, source: str = "127.0.0.1") -> ssl.SSLSocket:
+    """A TLS connection to 127.0.0.1:`port` that trusts only `cert`, from address `source`."""
+    context = ssl.create_default_context(cafile=str(cert))
+    sock = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
+    return context.wrap_socket(sock, server_hostname="127.0.0.1")
