@@ -13,7 +13,8 @@ written and tested for (`TESTED_UVICORN`, the version requirements.lock and pypr
 pin). With any other version, or without httptools, `kindling serve` logs one warning and
 serves every request through uvicorn's own h11 protocol, with the limits uvicorn has there:
 the keep-alive timeout after a response, a 503 past `max_connections` requests in progress,
-and h11's cap on an incomplete request head.
+and h11's cap on a request head still incomplete past `max_request_line_bytes +
+max_header_bytes` (a 400); no limit on idle connections before their first request.
 """
 
 from __future__ import annotations
