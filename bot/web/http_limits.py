@@ -98,6 +98,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: HttpLimits = served_attribute(self.app, "http_limits") or HttpLimits()
+        self._max_line = self.limits.max_request_line  # read on every request: kept at hand
+        self._max_header = self.limits.max_header_bytes
         self._timer: TimerHandle | None = None
         self._idle_since = 0.0
         self._request_since: float | None = None  # the current request's first byte
@@ -232,12 +234,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         self._url_piece = url
-        if len(self.url) > self.limits.max_request_line:
+        if len(self.url) > self._max_line:
             raise Refused(414, "URI too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self.limits.max_header_bytes:
+        if self._header_bytes > self._max_header:
             raise Refused(431, "Request header fields too large")
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
