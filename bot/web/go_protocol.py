@@ -39,13 +39,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.server import ServerState
 
-from bot.web.go import (
-    BENCH_PREFIX,
-    PREFIX,
-    REDIRECT_HEADERS,
-    page_headers,
-    read_request_headers,
-)
+from bot.web.go import BENCH_PREFIX, PREFIX, page_headers, read_request_headers
 from bot.web.http_limits import LimitedHttpToolsProtocol
 from bot.web.linkset import GoLink
 from bot.web.server import GoShortcut, served_attribute
@@ -55,9 +49,7 @@ log = logging.getLogger("kindling.web.go")
 
 _PREFIX = PREFIX.encode("ascii")
 _BENCH_PREFIX = BENCH_PREFIX.encode("ascii")
-_FIXED_REDIRECT_HEADERS = b"".join(
-    name + b": " + value + b"\r\n" for name, value in REDIRECT_HEADERS
-)
+_FORWARDED_SCHEMES = {"http", "https", "ws", "wss"}
 
 
 class _NoEvent:
@@ -131,12 +123,14 @@ class GoProtocol(LimitedHttpToolsProtocol):
             self._to_asgi()
 
     def on_body(self, body: bytes) -> None:
-        if type(self.cycle) is not _PendingRedirect:
+        cycle = self.cycle
+        if cycle is not None and type(cycle) is not _PendingRedirect:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if type(self.cycle) is _PendingRedirect:
-            self._request_since = None
+        cycle = self.cycle
+        if cycle is None or type(cycle) is _PendingRedirect or cycle.response_complete:
+            self._request_since = None  # answered by the shortcut (or answering)
         else:
             super().on_message_complete()
 
@@ -146,8 +140,8 @@ class GoProtocol(LimitedHttpToolsProtocol):
         """Answer (now or after the commit) and return True, or False to leave the request
         to the ASGI app."""
         endpoint = go.endpoint
-        link = endpoint.link_for_path(token)  # exact bytes: a query or escape is no token
-        if link is None or link.location is None:
+        found = endpoint.link_for_path(token)  # exact bytes: a query or escape is no token
+        if found is None or not found[1]:  # unknown, or Mastodon's form
             return False
         parser = self.parser
         method = parser.get_method()
@@ -156,53 +150,55 @@ class GoProtocol(LimitedHttpToolsProtocol):
         version = parser.get_http_version()
         if version == "0.9" or parser.should_upgrade():
             return False
-        opted_out, _, prefetch = read_request_headers(self.headers)
+        opted_out, _, prefetch, forwarded_for, forwarded_proto = read_request_headers(self.headers)
         if prefetch:
             return False
-        host, https = self._client() if self._from_proxy else self._peer()
-        pending = _PendingRedirect(version != "1.0" and parser.should_keep_alive())
-        self.cycle = pending  # type: ignore[assignment]
+        https = self.scheme == "https"
+        if forwarded_proto is not None and self._from_proxy:
+            # As uvicorn's ProxyHeadersMiddleware sets the ASGI path's scheme.
+            proto = forwarded_proto.decode("latin1").strip()
+            if proto in _FORWARDED_SCHEMES:
+                https = proto == "https"
+        keep_alive = version != "1.0" and parser.should_keep_alive()
+        link, end = found
         if record and method == b"GET":
-            click = endpoint.click_for(link, host, opted_out)
+            click = endpoint.click_for(link, self._client_host(forwarded_for), opted_out)
             if click is not None:
-                done = partial(self._committed, go, pending, link, https)
+                pending = self.cycle = _PendingRedirect(keep_alive)  # type: ignore[assignment]
+                done = partial(self._committed, go, pending, link, end, https)
                 try:
                     endpoint.writer.submit(click, done, self.loop)
                 except WriterClosed as exc:
-                    self._committed(go, pending, link, https, exc)
+                    self._committed(go, pending, link, end, https, exc)
                 return True
-        self._redirect(go, pending, link.location, https)
+        self._write(self._redirect_head(go, https), end, keep_alive)
         return True
 
-    def _peer(self) -> tuple[str | None, bool]:
-        """The client's address and whether it came over HTTPS, from the connection itself."""
-        return (self.client[0] if self.client else None), self.scheme == "https"
-
-    def _client(self) -> tuple[str | None, bool]:
-        """The same, through a trusted proxy's X-Forwarded-For and -Proto, read exactly as
-        uvicorn's ProxyHeadersMiddleware reads them for the ASGI path."""
-        host, https = self._peer()
-        forwarded: list[bytes] = []
-        for name, value in self.headers:
-            if name == b"x-forwarded-for":
-                forwarded.append(value)
-            elif name == b"x-forwarded-proto":
-                https = value.decode("latin1").strip() == "https"
-        if forwarded:
-            address = b", ".join(forwarded).decode("latin1")
+    def _client_host(self, forwarded_for: list[bytes] | None) -> str | None:
+        """The client's address: the peer's, or through a trusted proxy its X-Forwarded-For,
+        read exactly as uvicorn's ProxyHeadersMiddleware reads it for the ASGI path."""
+        host = self.client[0] if self.client else None
+        if forwarded_for and self._from_proxy:
+            address = b", ".join(forwarded_for).decode("latin1")
             proxied, _ = self._trusted.get_trusted_client_address(address)
             if proxied:
                 host = proxied
-        return host, https
+        return host
+
+    def _redirect_head(self, go: GoShortcut, https: bool) -> bytes:
+        defaults = self.server_state.default_headers  # a new list when the date changes
+        return go.heads[https] if defaults is go.defaults else go.redirect_head(defaults, https)
 
     def _committed(
         self,
         go: GoShortcut,
         pending: _PendingRedirect,
         link: GoLink,
+        end: bytes,
         https: bool,
         error: BaseException | None,
     ) -> None:
+        """The writer's callback: the click is committed (or could not be)."""
         if error is not None:
             log.error("click not recorded, answering 503: %s", error)
             task = self.loop.create_task(self._unavailable(go, pending, link, https))
@@ -210,13 +206,7 @@ class GoProtocol(LimitedHttpToolsProtocol):
             task.add_done_callback(self.tasks.discard)
             return
         go.endpoint.recorded += 1
-        self._redirect(go, pending, link.location, https)  # type: ignore[arg-type]
-
-    def _redirect(
-        self, go: GoShortcut, pending: _PendingRedirect, location: bytes, https: bool
-    ) -> None:
-        head = go.redirect_head(self.server_state.default_headers, https)
-        self._finish(pending, [head, b"location: ", location, b"\r\n", _FIXED_REDIRECT_HEADERS])
+        self._finish(pending, self._redirect_head(go, https), end)
 
     async def _unavailable(
         self, go: GoShortcut, pending: _PendingRedirect, link: GoLink, https: bool
@@ -233,18 +223,22 @@ class GoProtocol(LimitedHttpToolsProtocol):
             parts += (name, b": ", value, b"\r\n")
         if https:
             parts.append(go.hsts_line)
-        self._finish(pending, parts, body)
+        self._finish(pending, b"".join(parts), b"\r\n" + body)
 
-    def _finish(self, pending: _PendingRedirect, head: list[bytes], body: bytes = b"") -> None:
-        """Write the response, then hand the connection back to keep-alive and pipelining, as
-        uvicorn's own cycle does after a response."""
+    def _finish(self, pending: _PendingRedirect, head: bytes, end: bytes) -> None:
+        """Answer a request whose click was committing, unless its client has gone."""
         pending.response_complete = True
         if pending.disconnected or self.transport.is_closing():
             return
-        if not pending.keep_alive:
-            head.append(b"connection: close\r\n")
-        head += (b"\r\n", body)
-        self.transport.write(b"".join(head))
-        if not pending.keep_alive:
+        self._write(head, end, pending.keep_alive)
+
+    def _write(self, head: bytes, end: bytes, keep_alive: bool) -> None:
+        """Write an answer (status line and headers, then `end`: the last header lines, the
+        blank line, the body), then hand the connection back to keep-alive and pipelining, as
+        uvicorn's own cycle does after a response."""
+        if keep_alive:
+            self.transport.write(head + end)
+        else:
+            self.transport.write(head + b"connection: close\r\n" + end)
             self.transport.close()
         self.on_response_complete()

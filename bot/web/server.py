@@ -89,7 +89,7 @@ class GoShortcut:
     """What the `/go/` shortcut answers with: the endpoint (its links, counters and writer) and
     the 302's head, joined once a second (uvicorn's date header changes then)."""
 
-    __slots__ = ("_defaults", "_heads", "benchmark_routes", "endpoint", "hsts_line")
+    __slots__ = ("benchmark_routes", "defaults", "endpoint", "heads", "hsts_line")
 
     def __init__(
         self,
@@ -101,19 +101,19 @@ class GoShortcut:
         self.endpoint = endpoint
         self.benchmark_routes = benchmark_routes
         self.hsts_line = b"" if hsts is None else hsts[0] + b": " + hsts[1] + b"\r\n"
-        self._defaults: object = None
-        self._heads = (b"", b"")
+        self.defaults: object = None  # the default headers `heads` were joined with
+        self.heads = (b"", b"")  # (plain, with Strict-Transport-Security)
 
     def redirect_head(self, defaults: list[tuple[bytes, bytes]], https: bool) -> bytes:
         """Status line and uvicorn's default headers (`server_state.default_headers`, a new
         list when the date changes), with Strict-Transport-Security over HTTPS."""
-        if defaults is not self._defaults:
+        if defaults is not self.defaults:
             plain = _REDIRECT_STATUS + b"".join(
                 name + b": " + value + b"\r\n" for name, value in defaults
             )
-            self._heads = (plain, plain + self.hsts_line)
-            self._defaults = defaults
-        return self._heads[https]
+            self.heads = (plain, plain + self.hsts_line)
+            self.defaults = defaults
+        return self.heads[https]
 
 
 def served_attribute(app: Any, name: str) -> Any:
