@@ -3,10 +3,8 @@
     .venv/bin/python benchmarks/bench_go.py [--seconds 15] [--connections 32] [--runs 1] [--json]
         [--source DIR]
 
-`--source DIR` runs phases 3 and 4 on another checkout's code (its `bot/` first on
-PYTHONPATH, its config.toml and campaigns), for a before/after comparison in one session:
-`git worktree add /tmp/before <commit>`, then alternate runs with and without
-`--source /tmp/before` (benchmarks/README.md, "/go/{token}").
+`--source DIR`: phases 3 and 4 on another checkout's code, config and campaigns (before/after
+in one session: benchmarks/README.md, "/go/{token}").
 
 Each server runs pinned to core 0 with `taskset` (uvicorn, uvloop + httptools when installed, no
 access log) on 127.0.0.1 and a free port; `wrk` (Debian package `wrk`) runs pinned to core 1,
@@ -252,6 +250,14 @@ def reference(flag: str, seconds: int, connections: int, workdir: Path) -> dict:
         server.wait(timeout=30)
 
 
+def kindling_server(database: Path, port: int, source: Path | None) -> subprocess.Popen:
+    """Phases 3 and 4's server, pinned to core 0, on this checkout's code or `source`'s."""
+    project = source or ROOT
+    command = ["taskset", "-c", "0", sys.executable, __file__, "--serve", str(database),
+               str(port), str(project)]  # fmt: skip
+    return subprocess.Popen(command, cwd=project, env={**os.environ, "PYTHONPATH": str(project)})
+
+
 def one_run(seconds: int, connections: int, source: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="kindling-bench-") as tmp:
         workdir = Path(tmp)
@@ -259,21 +265,7 @@ def one_run(seconds: int, connections: int, source: Path | None = None) -> dict:
         starlette = reference("--serve-bare", seconds, connections, workdir)
         raw = reference("--serve-raw", seconds, connections, workdir)
         port = free_port()
-        server = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                sys.executable,
-                __file__,
-                "--serve",
-                str(database),
-                str(port),
-                str(source or ROOT),
-            ],
-            cwd=source or ROOT,
-            env={**os.environ, "PYTHONPATH": str(source or ROOT)},
-        )
+        server = kindling_server(database, port, source)
         try:
             wait_healthy(port)
             with sqlite3.connect(database) as db:

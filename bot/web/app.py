@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from bot.checks.registry import CampaignRegistry
 from bot.compose.links import AskLink, ask_links
 from bot.compose.templates import Templates
-from bot.config import Config
+from bot.config import Config, WebSettings
 from bot.problems import ProblemsFound
 from bot.store.engine import Store
 from bot.web.finder import Finder, PostcodeTable, load_postcode_table
@@ -39,7 +39,7 @@ from bot.web.go import BENCH_PREFIX, PREFIX, ClientHasher, GoEndpoint, RateLimit
 from bot.web.health import Health
 from bot.web.linkset import CampaignLinks, GoLink, sync_links
 from bot.web.pages import UI_LANGUAGES, CampaignView, Pages, load_translations
-from bot.web.server import GoShortcut, HttpLimits, protocol_options
+from bot.web.server import TESTED_UVICORN, GoShortcut, HttpLimits
 from bot.web.writer import ClickWriter
 
 log = logging.getLogger("kindling.web")
@@ -240,6 +240,46 @@ class KindlingApp:
             "log_config": None,
         }
         return {**options, **overrides}
+
+
+def protocol_options(settings: WebSettings) -> dict[str, Any]:
+    """uvicorn's `http` and limit options: Kindling's protocol on the tested uvicorn, else
+    uvicorn's h11 protocol with its own limits (after one warning)."""
+    protocol = kindling_protocol()
+    if protocol is None:
+        return {
+            "http": "h11",
+            "timeout_keep_alive": settings.keep_alive_seconds,
+            "limit_concurrency": settings.max_connections,
+            "h11_max_incomplete_event_size": settings.max_request_line_bytes
+            + settings.max_header_bytes,
+        }
+    return {"http": protocol, "timeout_keep_alive": settings.keep_alive_seconds}
+
+
+def kindling_protocol() -> type | None:
+    """GoProtocol when the installed uvicorn is `TESTED_UVICORN` and httptools is there."""
+    import uvicorn
+
+    if uvicorn.__version__ != TESTED_UVICORN:
+        log.warning(
+            "uvicorn %s is installed, but Kindling's HTTP protocol (its connection limits and "
+            "the /go/ shortcut) was written and tested for uvicorn %s: serving every request "
+            "through uvicorn's h11 protocol and its own limits instead (pip install uvicorn==%s)",
+            uvicorn.__version__,
+            TESTED_UVICORN,
+            TESTED_UVICORN,
+        )
+        return None
+    try:  # here, not at the top: without httptools this module still serves (through h11)
+        from bot.web.go_protocol import GoProtocol
+    except ImportError:
+        log.warning(
+            "httptools is not installed: serving every request through uvicorn's h11 "
+            "protocol and its own limits (pip install httptools)"
+        )
+        return None
+    return GoProtocol
 
 
 def create_app(

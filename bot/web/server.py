@@ -10,8 +10,9 @@ bot/web/go_protocol.py on top) adds the limits in `HttpLimits`, from the `[web]`
 
 Both lean on uvicorn's protocol internals, so they are used only with the uvicorn they were
 written and tested for (`TESTED_UVICORN`, the version requirements.lock and pyproject.toml
-pin). With any other version, or without httptools, `kindling serve` logs one warning and
-serves every request through uvicorn's own h11 protocol, with the limits uvicorn has there:
+pin; `KindlingApp.uvicorn_options` checks it). With any other version, or without httptools,
+`kindling serve` logs one warning and serves every request through uvicorn's own h11 protocol,
+with the limits uvicorn has there:
 the keep-alive timeout after a response, a 503 past `max_connections` requests in progress,
 and h11's cap on a request head still incomplete past `max_request_line_bytes +
 max_header_bytes` (a 400); no limit on idle connections before their first request.
@@ -124,46 +125,6 @@ def served_attribute(app: Any, name: str) -> Any:
             return value
         app = getattr(app, "app", None)
     return None
-
-
-def protocol_options(settings: WebSettings) -> dict[str, Any]:
-    """uvicorn's `http` and limit options: Kindling's protocol on the tested uvicorn, else
-    uvicorn's h11 protocol with its own limits (after one warning)."""
-    protocol = kindling_protocol()
-    if protocol is None:
-        return {
-            "http": "h11",
-            "timeout_keep_alive": settings.keep_alive_seconds,
-            "limit_concurrency": settings.max_connections,
-            "h11_max_incomplete_event_size": settings.max_request_line_bytes
-            + settings.max_header_bytes,
-        }
-    return {"http": protocol, "timeout_keep_alive": settings.keep_alive_seconds}
-
-
-def kindling_protocol() -> type | None:
-    """GoProtocol when the installed uvicorn is `TESTED_UVICORN` and httptools is there."""
-    import uvicorn
-
-    if uvicorn.__version__ != TESTED_UVICORN:
-        log.warning(
-            "uvicorn %s is installed, but Kindling's HTTP protocol (its connection limits and "
-            "the /go/ shortcut) was written and tested for uvicorn %s: serving every request "
-            "through uvicorn's h11 protocol and its own limits instead (pip install uvicorn==%s)",
-            uvicorn.__version__,
-            TESTED_UVICORN,
-            TESTED_UVICORN,
-        )
-        return None
-    try:
-        from bot.web.go_protocol import GoProtocol
-    except ImportError:
-        log.warning(
-            "httptools is not installed: serving every request through uvicorn's h11 "
-            "protocol and its own limits (pip install httptools)"
-        )
-        return None
-    return GoProtocol
 
 
 def ensure_open_files(max_connections: int) -> None:
