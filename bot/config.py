@@ -48,6 +48,13 @@ class DatabaseSettings(Section):
         description="SQLAlchemy URL; empty means a SQLite file kindling.sqlite3 in the data "
         "directory. KINDLING_DATABASE_URL overrides it.",
     )
+    busy_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How long a SQLite write waits for another process's lock before the "
+        "command stops with an error saying so.",
+    )
 
 
 class GeneralSettings(Section):
@@ -223,6 +230,15 @@ class Secrets:
 
 
 @dataclass(frozen=True)
+class DatabaseTarget:
+    """The database settings the store needs (bot/store/location.py's DatabaseTarget)."""
+
+    url: str
+    busy_timeout_seconds: float
+    creatable_directory: Path | None
+
+
+@dataclass(frozen=True)
 class Config:
     """The settings, the directory relative paths are resolved against, and the secrets."""
 
@@ -254,6 +270,15 @@ class Config:
         if self.settings.database.url:
             return self.settings.database.url
         return f"sqlite:///{self.data_dir / 'kindling.sqlite3'}"
+
+    @property
+    def database(self) -> DatabaseTarget:
+        """What the store is given (bot.store.Store): the URL, the lock wait, and the one
+        missing directory it may create, the data directory (a typo in a database path
+        elsewhere must not start a new, empty outbox)."""
+        return DatabaseTarget(
+            self.database_url, self.settings.database.busy_timeout_seconds, self.data_dir
+        )
 
     @property
     def bluesky_handle(self) -> str:

@@ -6,12 +6,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.publish.amplifications import record_undone, withdraw
+from bot.publish.states import OutboxState, state_of
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
+
+
+class CandidateState(StrEnum):
+    """A found post's fate (its outbox row, once planned, has the outbox's own states):
+
+    queued (waits for `kindling approve`) -> approved -> planned (it has an outbox row)
+    queued -> rejected (by a person); found -> skipped (a rule refused it; or, once approved
+    or planned, no room before it is too old, the active window over, its author blocklisted)
+    planned -> undone (`kindling unamplify`: withdrawn while planned, or taken back once sent)
+    """
+
+    QUEUED = "queued"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    PLANNED = "planned"
+    UNDONE = "undone"
 
 
 class DecisionError(Exception):
@@ -35,7 +55,10 @@ class CandidateView:
 
 
 def list_candidates(
-    store: Store, mode: str, states: Sequence[str] | None = ("queued",), campaign: str | None = None
+    store: Store,
+    mode: str,
+    states: Sequence[str] | None = (CandidateState.QUEUED,),
+    campaign: str | None = None,
 ) -> list[CandidateView]:
     query = (
         select(CandidateRow, OutboxRow)
@@ -53,7 +76,7 @@ def list_candidates(
 
 def _view(candidate: CandidateRow, row: OutboxRow | None) -> CandidateView:
     state = candidate.state
-    if state == "planned" and row is not None:
+    if state == CandidateState.PLANNED and row is not None:
         state = row.state
     return CandidateView(
         id=candidate.id,
@@ -78,11 +101,11 @@ def decide(
     caller, with the campaign's rules)."""
     with store.write() as session:
         candidate = _get(session, mode, candidate_id)
-        if candidate.state != "queued":
+        if candidate.state != CandidateState.QUEUED:
             raise DecisionError(
                 f"candidate {candidate_id} is {candidate.state}, not queued: nothing changed"
             )
-        candidate.state = "approved" if approve else "rejected"
+        candidate.state = CandidateState.APPROVED if approve else CandidateState.REJECTED
         candidate.reason = None if approve else "rejected by a person"
         candidate.decided_at, candidate.decided_by = (
             now,
@@ -93,6 +116,10 @@ def decide(
         return candidate
 
 
+WITHDRAWN = "withdrawn by kindling unamplify"
+UNDONE = "undone by kindling unamplify"
+
+
 def unamplify(
     store: Store,
     mode: str,
@@ -101,42 +128,50 @@ def unamplify(
     now: datetime,
 ) -> str:
     """Withdraw a planned amplification, or undo a made one through `undo(row)` (the network
-    call). Returns what happened; raises DecisionError if there is nothing to undo."""
+    call). Returns what happened; raises DecisionError if there is nothing to undo, or if the
+    daemon claimed the row first (then it is being sent: nothing was changed)."""
     with store.read() as session:
         candidate = _get(session, mode, candidate_id)
         row = session.get(OutboxRow, candidate.outbox_id) if candidate.outbox_id else None
         if row is not None:
             session.expunge(row)
-    if candidate.state != "planned" or row is None:
+    if candidate.state != CandidateState.PLANNED or row is None:
         raise DecisionError(
             f"candidate {candidate_id} is {candidate.state}: the bot has not amplified it"
         )
-    if row.state in ("sending", "unconfirmed"):
+    if row.state in (OutboxState.SENDING, OutboxState.UNCONFIRMED):
         raise DecisionError(
             f"candidate {candidate_id}'s {row.action} is being sent: try again in a minute"
         )
-    if row.state == "planned":
-        _finish(store, candidate_id, row.id, "cancelled", "withdrawn by kindling unamplify", now)
+    if row.state == OutboxState.PLANNED:
+        with store.write() as session:
+            if not withdraw(session, row.id, WITHDRAWN, now):
+                raise DecisionError(
+                    f"candidate {candidate_id}'s {row.action} is no longer planned (it became "
+                    f"{state_of(session, row.id)} meanwhile): nothing changed; try again in a "
+                    "minute"
+                )
+            _undone(session, candidate_id, WITHDRAWN, now)
         return f"withdrew the planned {row.action} of candidate {candidate_id}"
-    if row.state != "sent":
+    if row.state != OutboxState.SENT:
         raise DecisionError(
             f"candidate {candidate_id}'s {row.action} was {row.state}: nothing to undo"
         )
     undo(row)  # raises PlatformError: nothing recorded, the operator may try again
-    _finish(store, candidate_id, row.id, "undone", "undone by kindling unamplify", now)
+    with store.write() as session:
+        if not record_undone(session, row.id, UNDONE, now):
+            raise DecisionError(
+                f"candidate {candidate_id}'s {row.action} was undone by another command already"
+            )
+        _undone(session, candidate_id, UNDONE, now)
     return f"undid the {row.action} of candidate {candidate_id} ({candidate.url})"
 
 
-def _finish(
-    store: Store, candidate_id: int, row_id: int, state: str, reason: str, now: datetime
-) -> None:
-    with store.write() as session:
-        row = session.get(OutboxRow, row_id)
-        candidate = session.get(CandidateRow, candidate_id)
-        assert row is not None and candidate is not None
-        row.state, row.reason, row.updated_at = state, reason, now
-        candidate.state, candidate.reason = "undone", reason
-        candidate.decided_at, candidate.decided_by = now, "kindling unamplify"
+def _undone(session: Session, candidate_id: int, reason: str, now: datetime) -> None:
+    candidate = session.get(CandidateRow, candidate_id)
+    assert candidate is not None
+    candidate.state, candidate.reason = CandidateState.UNDONE, reason
+    candidate.decided_at, candidate.decided_by = now, "kindling unamplify"
 
 
 def _get(session: Session, mode: str, candidate_id: int) -> CandidateRow:

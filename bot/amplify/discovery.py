@@ -12,20 +12,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.amplify.decisions import CandidateState
 from bot.amplify.planning import QuoteWriter, plan_approved, withdraw_blocked
 from bot.amplify.rules import judge
 from bot.campaign.amplify_sources import Sources, sources_for
 from bot.campaign.model import Campaign
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import Amplifier, FoundPage, FoundPost, PlatformError, RateLimited
-from bot.publish.budget import Budget, Cost
+from bot.publish.budget import Budget, Cost, Spend
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, PollCursorRow
 
@@ -53,8 +54,17 @@ class PassReport:
 
 @dataclass(frozen=True)
 class _Source:
+    """A search for `terms`, or the feed of `author`, on `platform`."""
+
     label: str  # "search #tag", "feed handle"
-    fetch: Callable[[str | None, str | None, int], FoundPage]  # (newer_than, page, limit)
+    platform: Amplifier
+    terms: tuple[str, ...] = ()
+    author: str | None = None
+
+    def fetch(self, newer: str | None, page: str | None, limit: int) -> FoundPage:
+        if self.author is not None:
+            return self.platform.author_posts(self.author, newer_than=newer, page=page, limit=limit)
+        return self.platform.search(self.terms, newer_than=newer, page=page, limit=limit)
 
 
 class Discovery:
@@ -112,23 +122,9 @@ class Discovery:
         groups = [terms] if platform.combines_terms else [[term] for term in terms]
         for group in groups:
             if group:
-                found.append(
-                    _Source(
-                        "search " + " OR ".join(group),
-                        lambda newer, page, limit, g=group: platform.search(
-                            g, newer_than=newer, page=page, limit=limit
-                        ),
-                    )
-                )
+                found.append(_Source("search " + " OR ".join(group), platform, tuple(group)))
         for author in sources.feeds:
-            found.append(
-                _Source(
-                    f"feed {author}",
-                    lambda newer, page, limit, a=author: platform.author_posts(
-                        a, newer_than=newer, page=page, limit=limit
-                    ),
-                )
-            )
+            found.append(_Source(f"feed {author}", platform, author=author))
         return found
 
     def _read(
@@ -197,10 +193,10 @@ class Discovery:
         sources: Sources,
         own_ids: frozenset[str],
         now: datetime,
-    ) -> list[str]:
+    ) -> list[CandidateState]:
         """Store and judge the posts not stored yet, in one transaction; their states."""
         amplify = sources.settings
-        states: list[str] = []
+        states: list[CandidateState] = []
         with self.store.write() as session:
             ids = list({post.remote_id for post in posts})
             seen = set(
@@ -218,11 +214,11 @@ class Discovery:
                 seen.add(post.remote_id)
                 verdict = judge(post, sources, own_ids, now)
                 if verdict.refusal is not None:
-                    state = "skipped"
+                    state = CandidateState.SKIPPED
                 elif amplify.approval:
-                    state = "queued"
+                    state = CandidateState.QUEUED
                 else:
-                    state = "approved"
+                    state = CandidateState.APPROVED
                 states.append(state)
                 session.add(
                     CandidateRow(
@@ -243,8 +239,8 @@ class Discovery:
                         state=state,
                         reason=verdict.refusal,
                         action=amplify.action,
-                        decided_at=None if state == "queued" else now,
-                        decided_by=None if state == "queued" else "rules",
+                        decided_at=None if state == CandidateState.QUEUED else now,
+                        decided_by=None if state == CandidateState.QUEUED else "rules",
                     )
                 )
         return states
@@ -285,9 +281,8 @@ class Discovery:
             row.updated_at = now
             session.add(row)
             if reads and self.mode == "live":
-                self.budget.record(
-                    session, "x", campaign_id, Cost("read", reads * self.prices.read), now, None
-                )
+                read = Cost("read", reads * self.prices.read)
+                Budget.record(session, [Spend("x", campaign_id, read, now)])
 
 
 X_READS = "amplify-reads:x"

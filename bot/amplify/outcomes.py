@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
+from bot.publish.states import OutboxState
 from bot.store.tables import CandidateRow, MetricSnapshotRow, OutboxRow
 
 
@@ -59,7 +60,7 @@ def amplified(
             OutboxRow.campaign_id == campaign_id,
             OutboxRow.mode == "live",
             OutboxRow.action != "post",
-            OutboxRow.state.in_(("sent", "undone")),
+            OutboxRow.state.in_((OutboxState.SENT, OutboxState.UNDONE)),
         )
         .order_by(OutboxRow.sent_at, OutboxRow.id)
     )

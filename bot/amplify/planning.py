@@ -15,7 +15,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.amplify.decisions import CandidateState
 from bot.campaign.model import Campaign
+from bot.publish.amplifications import PlannedAmplification, plan_amplification, withdraw
+from bot.publish.states import OutboxState
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow, PollCursorRow
 
@@ -25,10 +28,6 @@ log = logging.getLogger("kindling.amplify")
 MAX_DELAY = timedelta(hours=6)
 # Renders the quote for (language, platform, author handle); only called for `action: quote`.
 QuoteWriter = Callable[[str, str, str], str]
-
-
-def amplification_key(mode: str, platform: str, action: str, remote_id: str) -> str:
-    return f"{mode}:amplify:{platform}:{action}:{remote_id}"
 
 
 def plan_approved(
@@ -48,8 +47,6 @@ def plan_approved(
         return 0
     zone = ZoneInfo(campaign.timezone)
     spacing = timedelta(minutes=amplify.min_spacing_minutes)
-    max_age = timedelta(hours=amplify.max_age_hours)
-    end = campaign.active.end_local()
     planned = 0
     with store.write() as session:
         _take_planning_lock(session, mode, campaign.id, platform, now)
@@ -60,7 +57,7 @@ def plan_approved(
                     CandidateRow.campaign_id == campaign.id,
                     CandidateRow.platform == platform,
                     CandidateRow.mode == mode,
-                    CandidateRow.state == "approved",
+                    CandidateRow.state == CandidateState.APPROVED,
                 )
                 .order_by(CandidateRow.id)
             )
@@ -72,51 +69,62 @@ def plan_approved(
             slot = _first_free(
                 campaign, taken, max(now, taken.last + spacing), zone, amplify.daily_cap
             )
-            if end is not None and slot.astimezone(zone).replace(tzinfo=None) > end:
-                _decide(candidate, "skipped", "the campaign's active window is over", now)
+            refusal = _too_late(campaign, candidate, slot)
+            if refusal is not None:
+                _decide(candidate, CandidateState.SKIPPED, refusal, now)
                 continue
-            if candidate.created_at is not None and slot - candidate.created_at > max_age:
-                _decide(
-                    candidate,
-                    "skipped",
-                    f"the daily cap and spacing leave no room before it is "
-                    f"{amplify.max_age_hours} hours old",
-                    now,
-                )
-                continue
-            text = ""
-            if candidate.action == "quote":
-                assert write_quote is not None
-                text = write_quote(
-                    _language(candidate, campaign), platform, candidate.author_handle
-                )
-            row = OutboxRow(
-                key=amplification_key(mode, platform, candidate.action, candidate.remote_id),
-                mode=mode,
-                campaign_id=campaign.id,
-                message_id="amplify",
-                language=_language(candidate, campaign),
-                platform=platform,
-                quote_id=None,
-                slot_at=slot,
-                latest_at=min(slot + MAX_DELAY, (candidate.created_at or slot) + max_age),
-                text=text,
-                state="planned",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-                action=candidate.action,
-                subject_id=candidate.remote_id,
-                subject_cid=candidate.cid,
-                subject_url=candidate.url,
-            )
-            session.add(row)
-            session.flush()
-            candidate.outbox_id = row.id
-            _decide(candidate, "planned", None, now, keep_decider=True)
+            planned_row = _amplification(mode, campaign, platform, candidate, slot, write_quote)
+            candidate.outbox_id = plan_amplification(session, planned_row, now)
+            _decide(candidate, CandidateState.PLANNED, None, now, keep_decider=True)
             taken.add(slot)
             planned += 1
     return planned
+
+
+def _too_late(campaign: Campaign, candidate: CandidateRow, slot: datetime) -> str | None:
+    """Why `candidate` cannot go out at `slot`, or None if it can."""
+    assert campaign.amplify is not None
+    end = campaign.active.end_local()
+    if end is not None and slot.astimezone(ZoneInfo(campaign.timezone)).replace(tzinfo=None) > end:
+        return "the campaign's active window is over"
+    max_age = timedelta(hours=campaign.amplify.max_age_hours)
+    if candidate.created_at is not None and slot - candidate.created_at > max_age:
+        return (
+            f"the daily cap and spacing leave no room before it is "
+            f"{campaign.amplify.max_age_hours} hours old"
+        )
+    return None
+
+
+def _amplification(
+    mode: str,
+    campaign: Campaign,
+    platform: str,
+    candidate: CandidateRow,
+    slot: datetime,
+    write_quote: QuoteWriter | None,
+) -> PlannedAmplification:
+    """The outbox row `candidate` gets at `slot`: missed once too late or too old."""
+    assert campaign.amplify is not None
+    language = _language(candidate, campaign)
+    text = ""
+    if candidate.action == "quote":
+        assert write_quote is not None
+        text = write_quote(language, platform, candidate.author_handle)
+    max_age = timedelta(hours=campaign.amplify.max_age_hours)
+    return PlannedAmplification(
+        mode=mode,
+        campaign_id=campaign.id,
+        platform=platform,
+        language=language,
+        action=candidate.action,
+        subject_id=candidate.remote_id,
+        subject_cid=candidate.cid,
+        subject_url=candidate.url,
+        slot_at=slot,
+        latest_at=min(slot + MAX_DELAY, (candidate.created_at or slot) + max_age),
+        text=text,
+    )
 
 
 def _take_planning_lock(
@@ -141,6 +149,10 @@ def _take_planning_lock(
     )
 
 
+# Amplifications in these states leave their slot free for another.
+_FREED = (OutboxState.CANCELLED, OutboxState.UNDONE, OutboxState.MISSED)
+
+
 class _Calendar:
     """The amplification slots already taken on one platform: the latest, and counts per day."""
 
@@ -153,7 +165,7 @@ class _Calendar:
                 OutboxRow.campaign_id == campaign_id,
                 OutboxRow.platform == platform,
                 OutboxRow.action != "post",
-                OutboxRow.state.not_in(("cancelled", "undone", "missed")),
+                OutboxRow.state.not_in(_FREED),
             )
         ).scalars()
         self.zone = zone
@@ -205,7 +217,7 @@ def _language(candidate: CandidateRow, campaign: Campaign) -> str:
 
 def _decide(
     candidate: CandidateRow,
-    state: str,
+    state: CandidateState,
     reason: str | None,
     now: datetime,
     keep_decider: bool = False,
@@ -213,6 +225,9 @@ def _decide(
     candidate.state, candidate.reason = state, reason
     if not keep_decider:
         candidate.decided_at, candidate.decided_by = now, "rules"
+
+
+BLOCKED = "the author is on the blocklist"
 
 
 def withdraw_blocked(
@@ -230,24 +245,21 @@ def withdraw_blocked(
     withdrawn = 0
     with store.write() as session:
         rows = session.execute(
-            select(CandidateRow, OutboxRow)
+            select(CandidateRow, OutboxRow.id)
             .join(OutboxRow, OutboxRow.id == CandidateRow.outbox_id)
             .where(
                 CandidateRow.campaign_id == campaign.id,
                 CandidateRow.platform == platform,
                 CandidateRow.mode == mode,
-                CandidateRow.state == "planned",
-                OutboxRow.state == "planned",
+                CandidateRow.state == CandidateState.PLANNED,
+                OutboxRow.state == OutboxState.PLANNED,
             )
         ).all()
-        for candidate, row in rows:
-            if {candidate.author_handle.lower(), candidate.author_id.lower()} & blocked:
-                row.state, row.reason, row.updated_at = (
-                    "cancelled",
-                    "the author is on the blocklist",
-                    now,
-                )
-                _decide(candidate, "skipped", "the author is on the blocklist", now)
+        for candidate, row_id in rows:
+            authors = {candidate.author_handle.lower(), candidate.author_id.lower()}
+            # A row a sender claimed meanwhile is the sender's: it is not withdrawn.
+            if authors & blocked and withdraw(session, row_id, BLOCKED, now):
+                _decide(candidate, CandidateState.SKIPPED, BLOCKED, now)
                 withdrawn += 1
     if withdrawn:
         log.info(

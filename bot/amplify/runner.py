@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.amplify.discovery import Discovery, PassReport
+from bot.amplify.planning import QuoteWriter
 from bot.campaign.model import POST_PLATFORMS
 from bot.checks.registry import ActiveCampaign
 from bot.compose.quoting import quote_text
@@ -70,7 +71,7 @@ class AmplifyRunner:
                 self.discovery.withdraw_blocked(active.loaded.campaign, name, now)
 
 
-def quote_writer(active: ActiveCampaign):
+def quote_writer(active: ActiveCampaign) -> QuoteWriter:
     def write(language: str, platform: str, author: str) -> str:
         return quote_text(active.loaded, active.renderer.templates, language, platform, author)
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.engine import Store
+from bot.store.errors import StoreError
 
 ADVISORY_KEY = 0x4B494E444C494E47 & 0x7FFFFFFFFFFFFFFF  # "KINDLING"
 STANDBY_POLL_SECONDS = 3.0
@@ -35,7 +36,7 @@ class LeaderLock:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._file: int | None = None
-        self._connection = None
+        self._connection: Connection | None = None
 
     def acquire(
         self, standby: threading.Event | None = None, poll_seconds: float = STANDBY_POLL_SECONDS
@@ -45,8 +46,13 @@ class LeaderLock:
         path = self.store.sqlite_path
         if path is not None:
             lock_path = Path(f"{path}.lock")
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot open the daemon's lock file {lock_path} ({exc.strerror}): it must be "
+                    "writable by the user running kindling, beside the database"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

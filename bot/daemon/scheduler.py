@@ -2,7 +2,7 @@
 
 The outbox is the source of truth; the scheduler only says when to look at it (jobs live in
 memory, nothing is pickled). Each platform publishes from its own job, so a platform waiting out
-a rate limit or an outage never holds up another. This is the only module importing apscheduler.
+a rate limit or an outage never holds up another.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from bot.platforms.base import AuthFailed, Platform, PlatformError
 from bot.platforms.factory import make_platform
 from bot.problems import ProblemsFound
 from bot.publish.budget import Budget
-from bot.publish.outbox import Outbox
+from bot.publish.outbox import Outbox, OutboxState
 from bot.publish.timeline import planned_posts
 from bot.store.engine import Store
 from bot.store.tables import OutboxRow, PlatformStateRow
@@ -39,6 +40,17 @@ log = logging.getLogger("kindling.daemon")
 # Downtime shorter than this leaves its slots in the outbox, where they are recorded as missed.
 PLAN_AHEAD = timedelta(hours=3)
 AUTH_RETRY = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One recurring job: APScheduler stores `id` and calls `run(*args)` every `every_seconds`."""
+
+    id: str
+    run: Callable[..., object]
+    every_seconds: float
+    args: tuple[str, ...] = ()
+    at_once: bool = False  # first run now rather than after one interval
 
 
 class Daemon:
@@ -58,7 +70,7 @@ class Daemon:
         self.config = config
         self.dry_run = dry_run
         self.clock = clock or SystemClock()
-        self.store = Store(config.database_url)
+        self.store = Store(config.database)
         self.registry = CampaignRegistry(config)
         self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
         self.outbox = Outbox(
@@ -107,14 +119,7 @@ class Daemon:
         if not self.leader.acquire(standby=self.stop_event):
             return  # stopped while standing by (PostgreSQL: another daemon leads)
         try:
-            self.store.require_migrated()
-            problems = self.registry.load()
-            if problems:
-                raise ProblemsFound(problems)
-            self._connect_platforms()
-            for name in self.platforms:
-                self.reconcile(name)
-            self.plan()
+            self._prepare()
         except BaseException:
             self.leader.release()
             raise
@@ -123,61 +128,16 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone="UTC",
         )
-        if not self.dry_run:
-            # Metrics of the bot's own posts and responses from targets (live posts only).
+        for job in self._jobs():
+            at_once = {"next_run_time": datetime.now(UTC)} if job.at_once else {}
             scheduler.add_job(
-                self.engagement.run_cycle,
+                job.run,
                 "interval",
-                seconds=self.config.settings.engagement.cycle_seconds,
-                id="engagement",
+                seconds=job.every_seconds,
+                args=list(job.args),
+                id=job.id,
                 replace_existing=True,
-            )
-        scheduler.add_job(
-            self.plan,
-            "interval",
-            seconds=self.plan_every.total_seconds(),
-            id="plan",
-            replace_existing=True,
-        )
-        scheduler.add_job(
-            self.reload,
-            "interval",
-            seconds=self.reload_every.total_seconds(),
-            id="reload",
-            replace_existing=True,
-        )
-        scheduler.add_job(
-            self.check_leadership, "interval", seconds=5, id="leadership", replace_existing=True
-        )
-        if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
-            scheduler.add_job(
-                self.amplify,
-                "interval",
-                minutes=self.config.settings.amplify.discovery_every_minutes,
-                id="amplify",
-                replace_existing=True,
-                next_run_time=datetime.now(UTC),
-            )
-        # Rows added by another process (`kindling approve`, `kindling post`) are noticed here.
-        scheduler.add_job(
-            self.notice_new_rows, "interval", seconds=15, id="outbox-watch", replace_existing=True
-        )
-        for name in self.platforms:
-            scheduler.add_job(
-                self.publish_due,
-                "interval",
-                seconds=self.tick_seconds,
-                args=[name],
-                id=f"publish-{name}",
-                replace_existing=True,
-            )
-            scheduler.add_job(
-                self.reconcile,
-                "interval",
-                seconds=self.reconcile_every.total_seconds(),
-                args=[name],
-                id=f"reconcile-{name}",
-                replace_existing=True,
+                **at_once,
             )
         scheduler.start()
         self.scheduler = scheduler
@@ -188,6 +148,40 @@ class Daemon:
             len(self.registry.campaigns()),
             ", ".join(sorted(self.platforms)) or "no platform",
         )
+
+    def _prepare(self) -> None:
+        self.store.require_migrated()
+        problems = self.registry.load()
+        if problems:
+            raise ProblemsFound(problems)
+        self._connect_platforms()
+        for name in self.platforms:
+            self.reconcile(name)
+        self.plan()
+
+    def _jobs(self) -> list[Job]:
+        """Every recurring job, with ids that stay the same across restarts."""
+        settings = self.config.settings
+        jobs = [
+            Job("plan", self.plan, self.plan_every.total_seconds()),
+            Job("reload", self.reload, self.reload_every.total_seconds()),
+            Job("leadership", self.check_leadership, 5),
+            # Rows added by another process (`kindling approve`, `kindling post`) are noticed here.
+            Job("outbox-watch", self.notice_new_rows, 15),
+        ]
+        if not self.dry_run:
+            # Metrics of the bot's own posts and responses from targets (live posts only).
+            jobs.append(
+                Job("engagement", self.engagement.run_cycle, settings.engagement.cycle_seconds)
+            )
+        if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
+            minutes = settings.amplify.discovery_every_minutes
+            jobs.append(Job("amplify", self.amplify, minutes * 60, at_once=True))
+        for name in self.platforms:
+            jobs.append(Job(f"publish-{name}", self.publish_due, self.tick_seconds, (name,)))
+            every = self.reconcile_every.total_seconds()
+            jobs.append(Job(f"reconcile-{name}", self.reconcile, every, (name,)))
+        return jobs
 
     def stop(self) -> None:
         """Finish the call in flight, then stop; every state change is already committed."""
@@ -287,10 +281,10 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             outcome = self.outbox.publish(row, platform, self.clock.now())
-            if outcome.state == "sent" and self.paused_until.pop(name, None) is not None:
+            if outcome.state == OutboxState.SENT and self.paused_until.pop(name, None) is not None:
                 self._record_state(name, "ok", "posting again", None)
                 log.info("%s: posting again", name)
-            if outcome.state in ("failed", "unconfirmed"):
+            if outcome.state in (OutboxState.FAILED, OutboxState.UNCONFIRMED):
                 log.warning(
                     "post %s", outcome.state, extra=_fields(row, outcome.state, outcome.reason)
                 )
@@ -330,7 +324,7 @@ class Daemon:
         }
         for name in sorted(wanted):
             platform = self._given_platforms.get(name) or make_platform(
-                name, self.config, self.dry_run
+                name, self.config, self.dry_run, self.clock
             )
             self.platforms[name] = platform
             try:

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, insert, select
 
@@ -33,9 +33,10 @@ from bot.config import XPrices
 from bot.engagement.responses import TargetRef, poll_responses, targets_by_handle
 from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
 from bot.progress import track
-from bot.publish.budget import Budget
+from bot.publish.budget import Budget, Cost, Spend
+from bot.publish.states import OutboxState
 from bot.store.engine import Store
-from bot.store.tables import MetricSnapshotRow, OutboxRow, SpendRow
+from bot.store.tables import MetricSnapshotRow, OutboxRow, table
 
 __all__ = [
     "Cadence",
@@ -154,7 +155,7 @@ def due_posts(
         last,
     ).where(
         OutboxRow.mode == "live",
-        OutboxRow.state == "sent",
+        OutboxRow.state == OutboxState.SENT,
         OutboxRow.remote_id.is_not(None),
         OutboxRow.sent_at >= now - cadence.stop_after,
     )
@@ -187,9 +188,10 @@ def poll_metrics(
     size = max(1, int(platform.metrics_batch))
     price = prices.own_read if prices is not None and platform.name == "x" else 0.0
     spent = budget.spent(platform.name, now) if budget is not None and price else 0.0
-    starts = range(0, len(rows), size)
+    batches = range(0, len(rows), size)
+    starts: Iterable[int] = batches
     if show_progress:  # `kindling engagement poll` on a terminal (a backfill), not the daemon
-        starts = track(starts, f"{platform.name}: metrics", total=len(starts))
+        starts = track(batches, f"{platform.name}: metrics", total=len(batches))
     for start in starts:
         batch = list(rows[start : start + size])
         if budget is not None and price:
@@ -233,7 +235,8 @@ def _write_snapshots(
 ) -> float:
     """One transaction: a snapshot per post the answer holds, and the charge per campaign."""
     by_remote = {row.remote_id: row for row in batch}
-    snapshots, charged = [], defaultdict(int)
+    snapshots: list[dict[str, Any]] = []
+    charged: defaultdict[str, int] = defaultdict(int)
     seen: set[str] = set()
     for metrics in found:
         row = by_remote.get(metrics.remote_id)
@@ -256,23 +259,15 @@ def _write_snapshots(
         )
         charged[row.campaign_id] += 1
     spend = [
-        {
-            "platform": batch[0].platform,
-            "campaign_id": campaign_id,
-            "kind": "own_read",
-            "usd": count * price,
-            "at": now,
-            "outbox_id": None,
-        }
+        Spend(batch[0].platform, campaign_id, Cost("own_read", count * price), now)
         for campaign_id, count in sorted(charged.items())
         if price
     ]
     with store.write() as session:
         if snapshots:
-            session.execute(insert(MetricSnapshotRow.__table__), snapshots)
-        if spend:
-            session.execute(insert(SpendRow.__table__), spend)
-    return sum(s["usd"] for s in spend)
+            session.execute(insert(table(MetricSnapshotRow)), snapshots)
+        Budget.record(session, spend)
+    return sum(s.cost.usd for s in spend)
 
 
 class EngagementPoller:

@@ -18,8 +18,9 @@ from sqlalchemy import insert, select
 
 from bot.campaign.model import Campaign
 from bot.platforms.base import Mention, Platform
+from bot.publish.budget import Budget, Cost, Spend
 from bot.store.engine import Store
-from bot.store.tables import OutboxRow, PollCursorRow, ResponseRow, SpendRow
+from bot.store.tables import OutboxRow, PollCursorRow, ResponseRow, table
 
 
 class TargetRef(NamedTuple):
@@ -63,7 +64,7 @@ def poll_responses(
 ) -> int:
     """Store the responses newer than the saved cursor; returns how many were new. Errors of
     the adapter propagate (the cursor is then unchanged). `read_price`: X charges each post
-    the mentions endpoint returns (SpendRow kind "read")."""
+    the mentions endpoint returns (spend of kind "read")."""
     page = platform.mentions(read_cursor(store, platform.name))
     mentions = list({m.remote_id: m for m in page.mentions}.values())
     replied = {m.in_reply_to for m in mentions if m.in_reply_to}
@@ -76,7 +77,9 @@ def poll_responses(
                 OutboxRow.remote_id.in_(replied),
             )
             ours = {
-                remote: (row_id, campaign) for remote, row_id, campaign in session.execute(query)
+                remote: (row_id, campaign)
+                for remote, row_id, campaign in session.execute(query)
+                if remote is not None
             }
         known: set[str] = set()
         if mentions:
@@ -92,18 +95,10 @@ def poll_responses(
             _row(platform.name, m, targets, ours, now) for m in mentions if m.remote_id not in known
         ]
         if new:
-            session.execute(insert(ResponseRow.__table__), new)
+            session.execute(insert(table(ResponseRow)), new)
         if read_price and mentions:
-            session.add(
-                SpendRow(
-                    platform=platform.name,
-                    campaign_id=None,
-                    kind="read",
-                    usd=read_price * len(mentions),
-                    at=now,
-                    outbox_id=None,
-                )
-            )
+            cost = Cost("read", read_price * len(mentions))
+            Budget.record(session, [Spend(platform.name, None, cost, now)])
         cursor = session.get(PollCursorRow, cursor_name(platform.name))
         if cursor is None:
             cursor = PollCursorRow(name=cursor_name(platform.name))

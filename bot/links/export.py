@@ -29,6 +29,7 @@ from bot.compose.links import AskLink, ask_links, mastodon_share_path
 from bot.compose.templates import Templates
 from bot.config import Config
 from bot.problems import ProblemsFound
+from bot.spreadsheet import neutralise
 
 FORMATS = ("csv", "json", "html")
 FIELDS = (
@@ -140,7 +141,7 @@ def export_links(links: Sequence[AskLink], format: str, *, campaign: Campaign) -
     writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        writer.writerow({key: neutralise(value) for key, value in row.items()})
     return buffer.getvalue()
 
 

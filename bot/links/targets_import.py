@@ -22,6 +22,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -189,7 +190,9 @@ def unnamed_warning(rows: list[dict[str, str]], display: str) -> Problem | None:
     )
 
 
-def _read_csv(path: Path, display: str, builder: _Builder, required: tuple[str, ...]):
+def _read_csv(
+    path: Path, display: str, builder: _Builder, required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row dict) for each CSV record; header problems go to the builder."""
     text = path.read_text(encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -238,7 +241,7 @@ def _import_parlparse(path: Path, builder: _Builder) -> None:
 
     parser.EntityDeclHandler = refuse
     parser.UnparsedEntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
+    parser.ExternalEntityRefHandler = refuse  # type: ignore[assignment]  # it never returns
     seen_root: list[str] = []
 
     def start(name: str, attributes: dict[str, str]) -> None:
@@ -297,9 +300,10 @@ def import_targets(path: Path, fmt: str, *, retrieved: str, licence: str | None 
 def target_row(target: Target) -> dict[str, str]:
     """A Target as a row of our targets CSV."""
     row = {column: str(getattr(target, column) or "") for column in PERSON_COLUMNS}
+    sources = {str(platform): source for platform, source in target.sources.items()}
     for platform in ASK_PLATFORMS:
         row[platform] = getattr(target.handles, platform) or ""
-        row[f"{platform}_source"] = target.sources.get(platform, "")
+        row[f"{platform}_source"] = sources.get(platform, "")
     return row
 
 

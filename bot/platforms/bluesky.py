@@ -1,4 +1,4 @@
-"""The Bluesky adapter: the only module that imports atproto (SDK 0.0.73).
+"""The Bluesky adapter, on the atproto SDK 0.0.73.
 
 - One session, reused: saved in `data/bluesky-session` (0600, atomic) on CREATE and REFRESH
   (refresh tokens are single-use); the app password is used only when the saved one is refused.
@@ -17,7 +17,8 @@ import contextlib
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +29,7 @@ from atproto_client.request import Request
 from atproto_core.exceptions import AtProtocolError
 from pydantic import ValidationError
 
+from bot.clock import Clock, SystemClock
 from bot.platforms import bluesky_found as found
 from bot.platforms import bluesky_richtext as rt
 from bot.platforms import bluesky_support as sup
@@ -68,13 +70,21 @@ class BlueskyPlatform:
     combines_terms = False  # searchPosts takes one query; a local AppView matches a substring
 
     def __init__(
-        self, *, service_url: str, handle: str, password: str, session_path: Path, timeout: float
+        self,
+        *,
+        service_url: str,
+        handle: str,
+        password: str,
+        session_path: Path,
+        timeout: float,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()  # the rate-limit gate and resets read this clock
         self.service_url = service_url.rstrip("/")
         self.handle = handle.removeprefix("@").lower()
         self._password = password
         self._session_file = sup.SessionFile(session_path, self.service_url, self.handle)
-        self._gate = sup.RateLimitGate()
+        self._gate = sup.RateLimitGate(self._clock.now)
         request = Request(
             timeout=httpx.Timeout(timeout),
             event_hooks={"request": [self._gate.before], "response": [self._gate.after]},
@@ -85,7 +95,7 @@ class BlueskyPlatform:
         self._lock = threading.RLock()  # one login or refresh at a time
 
     @classmethod
-    def from_config(cls, config: Config) -> BlueskyPlatform:
+    def from_config(cls, config: Config, clock: Clock | None = None) -> BlueskyPlatform:
         handle, password = config.bluesky_handle, config.secrets.get(PASSWORD_VARIABLE)
         if not handle or not password:
             missing = [] if handle else ["the handle (KINDLING_BLUESKY_HANDLE or [bluesky] handle)"]
@@ -98,6 +108,7 @@ class BlueskyPlatform:
             password=password,
             session_path=config.data_dir / SESSION_FILE,
             timeout=settings.timeout_seconds,
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -164,7 +175,7 @@ class BlueskyPlatform:
                 actor=did, limit=min(100, limit - len(posts)), cursor=cursor
             )
             feed = self._call(
-                "reading own posts", lambda p=params: self._client.app.bsky.feed.get_author_feed(p)
+                "reading own posts", partial(self._client.app.bsky.feed.get_author_feed, params)
             )
             posts += [sup.own_post_of(item) for item in feed.feed if sup.is_own_post(item, did)]
             cursor = feed.cursor
@@ -180,8 +191,9 @@ class BlueskyPlatform:
             uris = list(remote_ids[start : start + self.metrics_batch])
             answer = self._call(
                 "reading post counts",
-                lambda u=uris: self._client.app.bsky.feed.get_posts(
-                    models.AppBskyFeedGetPosts.Params(uris=u)
+                partial(
+                    self._client.app.bsky.feed.get_posts,
+                    models.AppBskyFeedGetPosts.Params(uris=uris),
                 ),
             )
             found += [sup.metrics_of(view) for view in answer.posts]
@@ -285,7 +297,7 @@ class BlueskyPlatform:
             params = models.AppBskyActorGetProfiles.Params(actors=dids[start : start + 25])
             answer = self._call(
                 "reading reply authors",
-                lambda p=params: self._client.app.bsky.actor.get_profiles(p),
+                partial(self._client.app.bsky.actor.get_profiles, params),
             )
             handles.update({profile.did: profile.handle.lower() for profile in answer.profiles})
         return found.page_of(items, handles, cursor, newer_than)
@@ -299,7 +311,7 @@ class BlueskyPlatform:
             try:
                 answer = self._call(
                     f"resolving @{handle}",
-                    lambda p=params: self._client.com.atproto.identity.resolve_handle(p),
+                    partial(self._client.com.atproto.identity.resolve_handle, params),
                 )
             except Rejected as error:
                 raise Rejected(
@@ -316,8 +328,10 @@ class BlueskyPlatform:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 blob = self._call(
                     f"uploading {image.path.name}",
-                    lambda d=data, m=mime: self._client.com.atproto.repo.upload_blob(
-                        d, headers={"Content-Type": m}
+                    partial(
+                        self._client.com.atproto.repo.upload_blob,
+                        data,
+                        headers={"Content-Type": mime},
                     ),
                 ).blob
             embedded.append(models.AppBskyEmbedImages.Image(alt=image.alt, image=blob))
@@ -457,7 +471,7 @@ class BlueskyPlatform:
         if isinstance(exc, ValidationError):
             return Rejected(NAME, f"{what}: invalid request: {exc.errors()[0]['msg']}")
         if isinstance(exc, sdk.RateLimitExceededError):
-            reset = exc.reset_at or datetime.now(UTC) + timedelta(seconds=exc.retry_after or 60)
+            reset = exc.reset_at or self._clock.now() + timedelta(seconds=exc.retry_after or 60)
             return RateLimited(NAME, f"{what}: rate limited until {reset:%H:%M:%S}Z", reset)
         if isinstance(exc, sdk.LoginRequiredError):
             return AuthFailed(NAME, f"{what}: not logged in")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.clock import Clock
 from bot.config import Config
 from bot.platforms.base import (
     Account,
@@ -53,18 +54,19 @@ class UnavailablePlatform:
         raise self._fail()
 
 
-def make_platform(name: str, config: Config, dry_run: bool) -> Platform:
+def make_platform(name: str, config: Config, dry_run: bool, clock: Clock | None = None) -> Platform:
+    """The adapter for `name`; `clock` is what its rate-limit gate reads (the daemon's clock)."""
     if dry_run:
         return SimulatedPlatform(name)
     try:
         if name == "x":
             from bot.platforms.x import XPlatform
 
-            return XPlatform.from_config(config)
+            return XPlatform.from_config(config, clock)
         if name == "bluesky":
             from bot.platforms.bluesky import BlueskyPlatform
 
-            return BlueskyPlatform.from_config(config)
+            return BlueskyPlatform.from_config(config, clock)
     except AuthFailed as exc:
         return UnavailablePlatform(name, exc.message)
     raise ValueError(f"unknown platform {name!r}")

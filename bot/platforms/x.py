@@ -1,6 +1,6 @@
 """The X adapter: tweepy 4.17 `Client`, OAuth 1.0a user context, behind the `Platform` interface.
 
-The only module that imports tweepy. `client.session` is replaced by `XSession` (x_support.py):
+`client.session` is replaced by `XSession` (x_support.py):
 the configured base URL instead of tweepy's hard-coded api.twitter.com, a timeout, and the
 x-rate-limit-* headers of every answer remembered, so a used-up window raises `RateLimited`
 without calling X. Read calls pass `user_auth=True` (else tweepy sends `Bearer None`). Every
@@ -20,12 +20,13 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import requests
 import tweepy
 
+from bot.clock import Clock, SystemClock
 from bot.platforms.base import (
     Account,
     Ambiguous,
@@ -111,7 +112,9 @@ class XPlatform:
         *,
         api_base_url: str = "https://api.x.com",
         timeout: float = 20.0,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()  # rate windows and reconciliation read this clock
         self._session = XSession(api_base_url, timeout)
         self._client = tweepy.Client(
             consumer_key=consumer_key,
@@ -127,8 +130,10 @@ class XPlatform:
         self._account: Account | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> XPlatform:
-        return from_config(config)  # the module function, as bot/platforms/factory.py calls it
+    def from_config(cls, config: Config, clock: Clock | None = None) -> XPlatform:
+        return from_config(
+            config, clock
+        )  # the module function, as bot/platforms/factory.py calls it
 
     def __repr__(self) -> str:
         return f"XPlatform(api_base_url={self._session.base_url!r})"
@@ -174,7 +179,7 @@ class XPlatform:
         subject), a repost as the retweet of the subject; a like among the latest likes."""
         if post.action == "like":
             return self._find_like(subject_of(post))
-        since = min(post.slot, datetime.now(UTC)) - RECONCILE_MARGIN
+        since = min(post.slot, self._clock.now()) - RECONCILE_MARGIN
         # Retweets only when looking for one: many would crowd posts out of the posts read.
         retweets = post.action == "repost"
         own = self._own_posts(RECONCILE_LIMIT, start_time=since, retweets=retweets)
@@ -364,7 +369,7 @@ class XPlatform:
     def _search(
         self, what: str, query: str, newer_than: str | None, page: str | None, limit: int
     ) -> FoundPage:
-        since = usable_since(newer_than, datetime.now(UTC))
+        since = usable_since(newer_than, self._clock.now())
         with self._calling(what, "GET /2/tweets/search/recent"):
             response = self._client.search_recent_tweets(
                 query,
@@ -442,7 +447,8 @@ class XPlatform:
     ) -> list[dict[str, Any]]:
         """The account's latest posts (replies included; retweets if `retweets`), newest
         first, as X's raw dicts."""
-        user_id, posts, token = self._me().id, [], None
+        user_id, token = self._me().id, None
+        posts: list[dict[str, Any]] = []
         while len(posts) < limit:
             with self._calling("own posts", "GET /2/users/{id}/tweets"):
                 response = self._client.get_users_tweets(
@@ -465,7 +471,7 @@ class XPlatform:
         """The one place where failures become base.py's errors. `create`: the call may have
         created a post, so a lost answer (timeout, 5xx, broken connection) is Ambiguous."""
         window = self._session.windows.get(route)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         if window and window.remaining <= 0 and window.reset_at > now:
             raise RateLimited(
                 PLATFORM,
@@ -499,7 +505,7 @@ class XPlatform:
         except ValueError:
             problem = ""
         if status == 429:
-            return RateLimited(PLATFORM, message, reset_at(response.headers, datetime.now(UTC)))
+            return RateLimited(PLATFORM, message, reset_at(response.headers, self._clock.now()))
         if status == 401:
             return AuthFailed(PLATFORM, f"{message} (check {', '.join(CREDENTIAL_VARIABLES)})")
         if status == 402:
@@ -518,7 +524,7 @@ def _not_found(exc: Rejected) -> bool:
     return getattr(getattr(exc.__cause__, "response", None), "status_code", None) == 404
 
 
-def from_config(config: Config) -> XPlatform:
+def from_config(config: Config, clock: Clock | None = None) -> XPlatform:
     """The X adapter for the configured account; AuthFailed names missing credentials."""
     values = {name: config.secrets.get(name) for name in CREDENTIAL_VARIABLES}
     missing = [name for name, value in values.items() if not value]
@@ -533,4 +539,5 @@ def from_config(config: Config) -> XPlatform:
         *(str(values[name]) for name in CREDENTIAL_VARIABLES),
         api_base_url=settings.api_base_url,
         timeout=settings.timeout_seconds,
+        clock=clock,
     )

@@ -134,7 +134,9 @@ def found_post(data: Mapping[str, Any], users: Mapping[str, str]) -> FoundPost:
         ),
         is_reply=reply_to is not None or "replied_to" in refs,
         reply_to_author_id=reply_to,
-        reply_to_handle=users[reply_to].lower() if reply_to in users else None,
+        reply_to_handle=users[reply_to].lower()
+        if reply_to is not None and reply_to in users
+        else None,
         is_repost="retweeted" in refs,
     )
 

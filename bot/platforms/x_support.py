@@ -58,6 +58,7 @@ class XSession(requests.Session):
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         url = url.decode() if isinstance(url, bytes) else url
+        method = method.decode() if isinstance(method, bytes) else method
         if url.startswith(TWEEPY_HOST):
             url = self.base_url + url[len(TWEEPY_HOST) :]
         if kwargs.get("timeout") is None:

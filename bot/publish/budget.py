@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from bot.compose.lengths import x_has_url
 from bot.config import XPrices
@@ -15,8 +17,19 @@ from bot.store.tables import SpendRow
 
 @dataclass(frozen=True)
 class Cost:
-    kind: str  # post or post_with_link
+    kind: str  # post, post_with_link or read
     usd: float
+
+
+@dataclass(frozen=True)
+class Spend:
+    """One charge for the ledger: what it cost, for which campaign, for which outbox row."""
+
+    platform: str
+    campaign_id: str | None
+    cost: Cost
+    at: datetime
+    outbox_id: int | None = None
 
 
 def post_cost(platform: str, text: str, prices: XPrices) -> Cost | None:
@@ -72,22 +85,22 @@ class Budget:
                 )
         return None
 
-    def record(
-        self,
-        session,
-        platform: str,
-        campaign_id: str,
-        cost: Cost,
-        at: datetime,  # type: ignore[no-untyped-def]
-        outbox_id: int | None,
-    ) -> None:
-        session.add(
-            SpendRow(
-                platform=platform,
-                campaign_id=campaign_id,
-                kind=cost.kind,
-                usd=cost.usd,
-                at=at,
-                outbox_id=outbox_id,
+    @staticmethod
+    def record(session: Session, spends: Sequence[Spend]) -> None:
+        """Add `spends` to the ledger in `session`'s transaction: the one way spend is written,
+        so it commits together with what it paid for (a post sent, a page of X reads)."""
+        if spends:
+            session.execute(
+                insert(SpendRow),
+                [
+                    {
+                        "platform": spend.platform,
+                        "campaign_id": spend.campaign_id,
+                        "kind": spend.cost.kind,
+                        "usd": spend.cost.usd,
+                        "at": spend.at,
+                        "outbox_id": spend.outbox_id,
+                    }
+                    for spend in spends
+                ],
             )
-        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -163,22 +164,40 @@ def _rotated_quote(campaign_id: str, message_id: str, quote_ids: list[str], inde
 
 
 def _cycle_order(campaign_id: str, message_id: str, size: int, cycle: int) -> tuple[int, ...]:
-    orders = _cycle_orders(campaign_id, message_id, size)
-    # Each cycle depends on the one before it, so cycles are computed once, in order.
-    while len(orders) <= cycle:
+    return _cycle_orders(campaign_id, message_id, size)[cycle]
+
+
+class _CycleOrders:
+    """The quote orders of one message's pool, cycle by cycle. Each cycle depends on the one
+    before it, so cycles are computed once, in order, and kept; one instance is shared by every
+    thread that plans (the daemon's pool), so it grows under a lock and hands out tuples only."""
+
+    __slots__ = ("_campaign_id", "_lock", "_message_id", "_orders", "_size")
+
+    def __init__(self, campaign_id: str, message_id: str, size: int) -> None:
+        self._campaign_id, self._message_id, self._size = campaign_id, message_id, size
+        self._lock = threading.Lock()
+        self._orders: list[tuple[int, ...]] = []
+
+    def __getitem__(self, cycle: int) -> tuple[int, ...]:
+        with self._lock:
+            while len(self._orders) <= cycle:
+                self._orders.append(self._next())
+            return self._orders[cycle]
+
+    def _next(self) -> tuple[int, ...]:
+        done, size = self._orders, self._size
         order = list(range(size))
-        random.Random(_stable_int(campaign_id, message_id, str(size), str(len(orders)))).shuffle(
-            order
-        )
-        if orders and size > 1 and order[0] == orders[-1][-1]:
+        seed = _stable_int(self._campaign_id, self._message_id, str(size), str(len(done)))
+        random.Random(seed).shuffle(order)
+        if done and size > 1 and order[0] == done[-1][-1]:
             order[0], order[1] = order[1], order[0]
-        orders.append(tuple(order))
-    return orders[cycle]
+        return tuple(order)
 
 
 @lru_cache(maxsize=1024)
-def _cycle_orders(campaign_id: str, message_id: str, size: int) -> list[tuple[int, ...]]:
-    return []
+def _cycle_orders(campaign_id: str, message_id: str, size: int) -> _CycleOrders:
+    return _CycleOrders(campaign_id, message_id, size)
 
 
 def _space_and_cap(

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.platforms.base import Image
 from bot.publish.budget import post_cost
 from bot.publish.outbox import PlannedPost
-from bot.publish.schedule import plan
+from bot.publish.schedule import Slot, plan
 
 
 def daily_caps(settings: Settings) -> dict[str, int]:
@@ -25,18 +25,22 @@ def planned_posts(
     active: ActiveCampaign, start: datetime, end: datetime, settings: Settings
 ) -> list[PlannedPost]:
     campaign = active.loaded.campaign
-    posts = []
-    for slot in plan(campaign, start, end, daily_caps(settings)):
-        text, thread = active.renderer.render(
-            slot.message_id, slot.language, slot.platform, slot.quote_id, slot.local
-        )
-        message = next(m for m in campaign.messages if m.id == slot.message_id)
-        images: tuple[Image, ...] = ()
-        if message.image is not None:
-            path = active.loaded.path.parent / message.image.path
-            images = (Image(path, message.image.alt.get(slot.language, "")),)
-        posts.append(PlannedPost(slot, text, tuple(thread), images))
-    return posts
+    return [planned_post(active, slot) for slot in plan(campaign, start, end, daily_caps(settings))]
+
+
+def planned_post(active: ActiveCampaign, slot: Slot) -> PlannedPost:
+    """What `slot` carries: its rendered text, thread and image. The daemon's plan and
+    `kindling post` both make their posts here, so a manual post is the one the daemon sends."""
+    campaign = active.loaded.campaign
+    text, thread = active.renderer.render(
+        slot.message_id, slot.language, slot.platform, slot.quote_id, slot.local
+    )
+    message = next(m for m in campaign.messages if m.id == slot.message_id)
+    images: tuple[Image, ...] = ()
+    if message.image is not None:
+        path = active.loaded.path.parent / message.image.path
+        images = (Image(path, message.image.alt.get(slot.language, "")),)
+    return PlannedPost(slot, text, tuple(thread), images)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.amplify.outcomes import Amplified
-from bot.report.collect import (
+from bot.report.model import (
     TABLES,
     TOP,
     AskCount,
@@ -21,6 +21,7 @@ from bot.report.collect import (
     TargetClicks,
     TargetResponse,
 )
+from bot.spreadsheet import neutralise
 
 # The terminal shows the first rows of the long tables; every row is in --json, --csv and
 # --html. Per-target tables: the top TOP. Per-constituency and per-party tables: up to
@@ -77,7 +78,7 @@ def write_csv(report: Report, directory: Path) -> list[Path]:
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
-            writer.writerows(["" if v is None else v for v in row] for row in rows)
+            writer.writerows([neutralise(v) for v in row] for row in rows)
         written.append(path)
     return written
 

@@ -23,12 +23,16 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
 
-from bot.store.engine import engine_url, make_engine
-from bot.store.revision import (  # DatabaseNotReady: still importable from here
-    VERSION_TABLE,
-    DatabaseNotReady,
-    missing_sqlite_file,
+from bot.store.connect import make_engine
+from bot.store.errors import DatabaseNotReady
+from bot.store.location import (
+    AnyDatabase,
+    as_target,
+    is_sqlite,
+    shown,
+    sqlite_file_missing,
 )
+from bot.store.revision import VERSION_TABLE
 from bot.store.tables import Base
 
 log = logging.getLogger("kindling.store")
@@ -36,6 +40,8 @@ log = logging.getLogger("kindling.store")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 INITIAL_REVISION = "0001"
 UPGRADE_HINT = "run `kindling db upgrade`"
+# Importable from here too, as the commands do.
+__all__ = ["DatabaseNotReady", "shown"]
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> AlembicConfig:
@@ -59,15 +65,10 @@ def head() -> str:
     return latest
 
 
-def shown(url: str) -> str:
-    """The URL for messages: no password."""
-    return engine_url(url).render_as_string(hide_password=True)
-
-
 @contextmanager
-def _connect(url: str, engine: Engine | None = None) -> Iterator[Connection]:
+def _connect(database: AnyDatabase, engine: Engine | None = None) -> Iterator[Connection]:
     own = engine is None
-    engine = engine or make_engine(url)
+    engine = engine or make_engine(database)
     try:
         with engine.connect() as connection:
             yield connection
@@ -84,21 +85,21 @@ def _table_names(connection: Connection) -> list[str]:
     return [name for name in inspect(connection).get_table_names() if name != VERSION_TABLE]
 
 
-def current(url: str, engine: Engine | None = None) -> str | None:
+def current(database: AnyDatabase, engine: Engine | None = None) -> str | None:
     """The database's revision, None when it has none (new, empty or made before migrations)."""
-    if missing_sqlite_file(url):
+    if sqlite_file_missing(database):
         return None
-    with _connect(url, engine) as connection:
+    with _connect(database, engine) as connection:
         return _revision_of(connection)
 
 
-def check_current(url: str, engine: Engine | None = None) -> str | None:
+def check_current(database: AnyDatabase, engine: Engine | None = None) -> str | None:
     """Why this database cannot be used as it is (and what to run), or None when it can."""
-    where = shown(url)
+    where = shown(database)
     latest = head()
-    if missing_sqlite_file(url):
+    if sqlite_file_missing(database):
         return f"the database {where} does not exist yet: {UPGRADE_HINT} to create it"
-    with _connect(url, engine) as connection:
+    with _connect(database, engine) as connection:
         revision = _revision_of(connection)
         tables = _table_names(connection) if revision is None else []
     if revision == latest:
@@ -122,49 +123,53 @@ def check_current(url: str, engine: Engine | None = None) -> str | None:
     return f"the database {where} is at revision {revision}, this Kindling needs {latest}: {UPGRADE_HINT}"
 
 
-def ensure_ready(url: str, *, create_new_sqlite: bool = True, engine: Engine | None = None) -> None:
+def ensure_ready(
+    database: AnyDatabase, *, create_new_sqlite: bool = True, engine: Engine | None = None
+) -> None:
     """Return when the schema is current; migrate a SQLite database with no tables (when
     `create_new_sqlite`); otherwise raise DatabaseNotReady with check_current's message."""
-    problem = check_current(url, engine)
+    problem = check_current(database, engine)
     if problem is None:
         return
-    fresh_sqlite = engine_url(url).get_backend_name() == "sqlite" and (
-        missing_sqlite_file(url) or _is_empty(url, engine)
+    fresh_sqlite = is_sqlite(database) and (
+        sqlite_file_missing(database) or _is_empty(database, engine)
     )
     if create_new_sqlite and fresh_sqlite:
-        revision = upgrade(url, engine=engine)
-        log.info("new database %s: tables created (migration %s)", shown(url), revision)
+        revision = upgrade(database, engine=engine)
+        log.info("new database %s: tables created (migration %s)", shown(database), revision)
         return
     raise DatabaseNotReady(problem)
 
 
-def _is_empty(url: str, engine: Engine | None) -> bool:
-    with _connect(url, engine) as connection:
+def _is_empty(database: AnyDatabase, engine: Engine | None) -> bool:
+    with _connect(database, engine) as connection:
         return _revision_of(connection) is None and not _table_names(connection)
 
 
-def upgrade(url: str, revision: str = "head", *, engine: Engine | None = None) -> str | None:
+def upgrade(
+    database: AnyDatabase, revision: str = "head", *, engine: Engine | None = None
+) -> str | None:
     """Migrate to `revision` (default: the latest); return the database's revision afterwards."""
-    with _connect(url, engine) as connection:
+    with _connect(database, engine) as connection:
         if _revision_of(connection) is None and _table_names(connection):
-            _adopt(connection, url)
-        command.upgrade(alembic_config(url, connection), revision)
+            _adopt(connection, database)
+        command.upgrade(alembic_config(as_target(database).url, connection), revision)
         connection.commit()
         return _revision_of(connection)
 
 
-def downgrade(url: str, revision: str, *, engine: Engine | None = None) -> str | None:
+def downgrade(database: AnyDatabase, revision: str, *, engine: Engine | None = None) -> str | None:
     """Migrate down to `revision` ("base": no tables). Destroys the data of what it drops."""
-    with _connect(url, engine) as connection:
-        command.downgrade(alembic_config(url, connection), revision)
+    with _connect(database, engine) as connection:
+        command.downgrade(alembic_config(as_target(database).url, connection), revision)
         connection.commit()
         return _revision_of(connection)
 
 
-def differences(url: str, engine: Engine | None = None) -> list[Any]:
+def differences(database: AnyDatabase, engine: Engine | None = None) -> list[Any]:
     """What the models (bot/store/tables.py) have that the database's schema lacks, or vice
     versa: Alembic's autogenerate comparison; [] when they agree."""
-    with _connect(url, engine) as connection:
+    with _connect(database, engine) as connection:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "compare_server_default": False}
         )
@@ -180,12 +185,12 @@ def _ignored(difference: Any) -> bool:
     )
 
 
-def _adopt(connection: Connection, url: str) -> None:
+def _adopt(connection: Connection, database: AnyDatabase) -> None:
     """A database made by `create_all` before migrations existed: stamp it as the initial
     revision when its tables are the initial revision's (missing tables are created first)."""
     if head() != INITIAL_REVISION:
         raise DatabaseNotReady(
-            f"the database {shown(url)} was made before migrations existed and this Kindling "
+            f"the database {shown(database)} was made before migrations existed and this Kindling "
             f"can no longer adopt it: export its data and start from an empty database"
         )
     Base.metadata.create_all(connection)
@@ -193,19 +198,21 @@ def _adopt(connection: Connection, url: str) -> None:
     found = [d for d in compare_metadata(context, Base.metadata) if not _ignored(d)]
     if found:
         raise DatabaseNotReady(
-            f"the database {shown(url)} has tables but no migration history, and they differ "
+            f"the database {shown(database)} has tables but no migration history, and they differ "
             f"from Kindling's: {found[:5]}"
         )
-    command.stamp(alembic_config(url, connection), INITIAL_REVISION)
-    log.info("adopted %s (made before migrations) as revision %s", shown(url), INITIAL_REVISION)
+    command.stamp(alembic_config(as_target(database).url, connection), INITIAL_REVISION)
+    log.info(
+        "adopted %s (made before migrations) as revision %s", shown(database), INITIAL_REVISION
+    )
 
 
-def new_revision(message: str, url: str) -> str:
-    """Autogenerate a migration from the difference between the models and `url` (at head):
+def new_revision(message: str, database: AnyDatabase) -> str:
+    """Autogenerate a migration from the difference between the models and `database` (at head):
     for developers after changing bot/store/tables.py. Returns the new file's path."""
-    with _connect(url) as connection:
+    with _connect(database) as connection:
         made = command.revision(
-            alembic_config(url, connection),
+            alembic_config(as_target(database).url, connection),
             message=message,
             autogenerate=True,
             rev_id=f"{int(head()) + 1:04d}",

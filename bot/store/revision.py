@@ -19,19 +19,16 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store.engine import engine_url
-from bot.store.errors import StoreError
+from bot.store.errors import DatabaseNotReady
+from bot.store.location import AnyDatabase, sqlite_file_missing
 
 VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 VERSION_TABLE = "alembic_version"
+# DatabaseNotReady too: commands catch it from here without importing Alembic.
+__all__ = ["VERSION_TABLE", "DatabaseNotReady", "head_from_files", "is_current"]
 # Module-level assignments as Alembic's revision files write them: `revision = "0002"`,
 # `down_revision: str | None = "0001"`.
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
-
-
-class DatabaseNotReady(StoreError):
-    """The database's schema is not the one this Kindling needs; the message says what to do.
-    (Defined here so that commands can catch it without importing Alembic.)"""
 
 
 @cache
@@ -64,20 +61,10 @@ def head_from_files(versions: Path = VERSIONS) -> str | None:
     return heads[0]
 
 
-def missing_sqlite_file(url: str) -> bool:
-    parsed = engine_url(url)
-    database = parsed.database
-    return (
-        parsed.get_backend_name() == "sqlite"
-        and database not in (None, "", ":memory:")
-        and not Path(str(database)).exists()
-    )
-
-
-def is_current(url: str, engine: Engine) -> bool:
+def is_current(database: AnyDatabase, engine: Engine) -> bool:
     """True only when the database's one recorded revision is the latest migration file's."""
     latest = head_from_files()
-    if latest is None or missing_sqlite_file(url):  # connecting would create the file
+    if latest is None or sqlite_file_missing(database):  # connecting would create the file
         return False
     try:
         with engine.connect() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import (
     DateTime,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -43,6 +45,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of an ORM class, typed, for bulk `insert(...)` of plain dicts."""
+    return cast(Table, model.__table__)
 
 
 class Base(DeclarativeBase):

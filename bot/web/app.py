@@ -286,7 +286,7 @@ def create_app(
     config: Config, options: WebOptions | None = None, *, store: Store | None = None
 ) -> KindlingApp:
     options = options or WebOptions()
-    web = WebState(config, options, store or Store(config.database_url))
+    web = WebState(config, options, store or Store(config.database))
     pages = web.pages
     starlette = Starlette(
         routes=[

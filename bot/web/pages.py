@@ -19,8 +19,6 @@ files; the tests fail for any interface string without a Welsh translation."""
 
 from __future__ import annotations
 
-import gettext
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations
@@ -28,34 +26,20 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from bot.campaign.model import Campaign
+
+# Shared with the HTML report; re-exported for the web's callers (app.py, tests/web).
+from bot.translations import catalog_path as catalog_path
+from bot.translations import load_translations as load_translations
 from bot.web.finder import Finder
 from bot.web.linkset import CampaignLinks, GoLink
 
-LOCALE_DIR = Path(__file__).parent / "locale"
-DOMAIN = "kindling"
 UI_LANGUAGES = ("cy", "en")
 LANGUAGE_NAMES = {"cy": "Cymraeg", "en": "English"}
-
-
-def catalog_path(language: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-def load_translations(language: str) -> gettext.GNUTranslations:
-    """The compiled catalog of `language` (cy or en)."""
-    with catalog_path(language).open("rb") as source:
-        catalog = read_po(source, locale=language, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,8 @@ def test_queue_approve_and_reject_on_a_database_file(run, write, workdir) -> Non
         )
         + "hashtags: [Demo]\namplify: {anyone: true, approval: true, min_spacing_minutes: 0}\n",
     )
-    store = Store(f"sqlite:///{workdir / 'data' / 'kindling.sqlite3'}")
     (workdir / "data").mkdir(exist_ok=True)
+    store = Store(f"sqlite:///{workdir / 'data' / 'kindling.sqlite3'}")
     store.create_tables()
     loaded, problems = load_campaign(workdir / "campaigns" / "demo.yaml")
     assert loaded is not None and not problems

@@ -18,8 +18,9 @@ from bot.compose.templates import Templates
 from bot.config import load_config
 from bot.links.export import FIELDS, LinkLengthError, export_links, links_main
 from bot.links.targets_import import import_main
+from bot.spreadsheet import neutralise
 from tests.compose.test_links import LINKS_CAMPAIGN, X_BOUNDARY
-from tests.conftest import STANCE_CAMPAIGN
+from tests.conftest import MINIMAL_CAMPAIGN, STANCE_CAMPAIGN
 
 # The real command line.
 cli = main
@@ -64,8 +65,10 @@ def test_csv_reads_back_one_row_per_link(campaign_links):
             link.platform,
             link.language,
         )
+        # A text that starts with a handle starts with '@': a formula start to a spreadsheet.
+        text = f"'{link.text}" if link.text.startswith("@") else link.text
         assert (row["text"], row["url"], row["wording"]) == (
-            link.text,
+            text,
             link.url or "",
             str(link.wording),
         )
@@ -94,17 +97,18 @@ def test_csv_rows_carry_only_each_targets_stance_wordings_by_their_number(campai
     for target, wording, text in en_x:
         by_target.setdefault(target, []).append((wording, text))
     assert list(by_target) == ["ally", "foe", "unsure"]
+    # Texts that start with '@' are quoted for spreadsheets (see the formula tests below).
     assert sorted(by_target["ally"]) == [
-        ("1", "@ally_ms, please back co-production."),
-        ("2", "@ally_ms, thank you for your support."),
-        ("4", "@ally_ms, hear us out."),
+        ("1", "'@ally_ms, please back co-production."),
+        ("2", "'@ally_ms, thank you for your support."),
+        ("4", "'@ally_ms, hear us out."),
     ]
     assert sorted(by_target["foe"]) == [
-        ("1", "@foe_ms, please back co-production."),
-        ("3", "@foe_ms, please think again."),
-        ("4", "@foe_ms, hear us out."),
+        ("1", "'@foe_ms, please back co-production."),
+        ("3", "'@foe_ms, please think again."),
+        ("4", "'@foe_ms, hear us out."),
     ]
-    assert by_target["unsure"] == [("1", "@unsure_ms, please back co-production.")]
+    assert by_target["unsure"] == [("1", "'@unsure_ms, please back co-production.")]
     foe_email = [
         (row["wording"], row["url"])
         for row in rows
@@ -326,3 +330,73 @@ def test_targets_import_command_is_wired(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("id,name,role,")
     assert import_main(data, "everypolitician", tmp_path / "t.csv", "2026-05-20") == 0
+
+
+# ---- CSV formula injection (OWASP): cells a spreadsheet would run ------------------------------
+
+# Target names, parties and constituencies as they might arrive in imported public data.
+FORMULAS = ('=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_CAMPAIGN = (
+    MINIMAL_CAMPAIGN
+    + "target_files: [targets.csv]\n"
+    + "asks:\n"
+    + "  - id: statement\n"
+    + "    wordings:\n"
+    + "      cy: ['{{ target.name }}: {{ handle }}, cefnogwch! {{ link }}']\n"
+    + "      en: ['Please back it, {{ handle }}. {{ link }}']\n"
+)
+
+
+@pytest.fixture
+def imported_formulas(write, workdir) -> list[list[str]]:
+    """A campaign whose targets came from `kindling targets import` of hostile public data;
+    returns the imported (name, party, constituency) of each."""
+    people = [
+        [f"p{n}", name, FORMULAS[(n + 1) % 4], FORMULAS[(n + 2) % 4], f"kt_{n}"]
+        for n, name in enumerate(FORMULAS)
+    ]
+    with (workdir / "ep.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "group", "area", "twitter"])
+        writer.writerows(people)
+    write("campaigns/demo.yaml", FORMULA_CAMPAIGN)
+    imported = ["ep.csv", "--format", "everypolitician", "--retrieved", "2026-05-20"]
+    result = CliRunner().invoke(
+        cli, ["targets", "import", *imported, "--out", "campaigns/targets.csv"]
+    )
+    assert result.exit_code == 0, result.output
+    return [person[1:4] for person in people]
+
+
+def test_links_csv_starts_no_cell_with_a_formula_and_json_keeps_the_data(imported_formulas):
+    result = CliRunner().invoke(cli, ["links", "demo", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert len(rows) == 8  # 4 targets x (cy, en) on X
+    formulas = [cell for row in rows for cell in row.values() if cell.startswith(FORMULA_STARTS)]
+    assert formulas == []
+    shown = {(row["target_name"], row["party"], row["constituency"]) for row in rows}
+    assert shown == {tuple(f"'{value}" for value in person) for person in imported_formulas}
+    welsh = [row["text"] for row in rows if row["language"] == "cy"]
+    assert all(text.startswith("'") for text in welsh)  # the text starts with the name
+    english = [row["text"] for row in rows if row["language"] == "en"]
+    assert all(text.startswith("Please back it, @kt_") for text in english)  # left alone
+    result = CliRunner().invoke(cli, ["links", "demo", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    exact = {(r["target_name"], r["party"], r["constituency"]) for r in json.loads(result.stdout)}
+    assert exact == {tuple(person) for person in imported_formulas}
+
+
+@pytest.mark.parametrize("cell", [*FORMULAS, "\t=1+1", "\r=1+1", "=", "@"])
+def test_a_formula_leading_cell_gets_a_single_quote(cell: str) -> None:
+    assert neutralise(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("value", ["Aelod A", "", "a=b", "'=1+1", "https://x.com/intent", 7, -2])
+def test_other_cells_and_numbers_are_written_as_they_are(value: object) -> None:
+    assert neutralise(value) is value
+
+
+def test_an_empty_value_is_an_empty_cell() -> None:
+    assert neutralise(None) == ""

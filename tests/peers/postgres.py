@@ -154,3 +154,14 @@ def database_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'kindling.sqlite3'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that starts the PostgreSQL server `postgres`, so `-m "not postgres"`
+    leaves them out of a quick loop (the sqlite half of `database_url` stays in)."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if "postgres_server" in fixtures or on_postgres:
+            item.add_marker(pytest.mark.postgres)

@@ -41,6 +41,7 @@ def test_engagement_poll_snapshots_due_posts_now(tmp_path, monkeypatch, x_fake, 
     }.items():
         monkeypatch.setenv(variable, value)
     posted = [x_platform.publish(request(f"post {n}", key=f"k{n}")).remote_id for n in range(3)]
+    (tmp_path / "data").mkdir()
     store = Store(f"sqlite:///{tmp_path / 'data' / 'kindling.sqlite3'}")
     store.create_tables()
     add_sent(store, "x", posted, datetime.now(UTC))

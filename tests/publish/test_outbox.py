@@ -8,13 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import XPrices
 from bot.platforms.base import Ambiguous, AuthFailed, Duplicate, RateLimited, Rejected, Transient
-from bot.publish.budget import Budget
 from bot.publish.outbox import Outbox, PlannedPost
 from bot.publish.schedule import Slot
 from bot.store.engine import Store
-from bot.store.migrate import upgrade
 from bot.store.tables import OutboxRow, SpendRow
 from tests.fakes.scripted_platform import ScriptedPlatform
 from tests.peers.postgres import (  # noqa: F401 (fixtures)
@@ -24,25 +21,6 @@ from tests.peers.postgres import (  # noqa: F401 (fixtures)
 )
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url):
-    """A migrated store on each backend: a SQLite file, then a fresh PostgreSQL database."""
-    upgrade(database_url)
-    store = Store(database_url)
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def make_outbox(store):
-    def _make(
-        mode: str = "live", budget_usd: float = 100.0, campaign_budget: float | None = None
-    ) -> Outbox:
-        return Outbox(store, mode, Budget(store, budget_usd), XPrices(), {"demo": campaign_budget})
-
-    return _make
 
 
 def planned(
@@ -129,7 +107,13 @@ def test_a_crash_mid_call_is_reconciled_not_resent(store, make_outbox):
     platform.posts[row.key] = platform.publish(outbox.request(row))
     platform.calls.clear()
     assert outbox.due("x", NOW) == []
-    assert outbox.reconcile(platform, NOW) == {"sent": 1, "planned": 0, "missed": 0, "unknown": 0}
+    assert outbox.reconcile(platform, NOW) == {
+        "sent": 1,
+        "planned": 0,
+        "missed": 0,
+        "unknown": 0,
+        "lost": 0,
+    }
     assert platform.calls == [f"find {row.key}"]
     assert rows(store)[0].state == "sent"
 

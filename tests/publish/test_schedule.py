@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import sys
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -10,6 +13,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from bot.campaign.model import Campaign
+from bot.publish import schedule
 from bot.publish.schedule import plan
 
 BASE = {
@@ -164,3 +168,69 @@ def test_plans_are_sorted_and_inside_the_window(days):
     slots = plan(c, start, end)
     assert slots == sorted(slots)
     assert all(start <= s.due < end for s in slots)
+
+
+# -- the rotation cache, shared by every thread of the process ------------------------------------
+
+ROTATING = {
+    "active": {"start": "2026-12-01", "end": "2027-01-31"},
+    "quote_pools": [
+        {
+            "id": "p",
+            "quotes": [
+                {"id": f"q{i}", "who": "W", "text": {"en": f"t{i}"}, "source": "s"}
+                for i in range(3)
+            ],
+        }
+    ],
+    "messages": [message("m", {"daily": [f"{h:02d}:00" for h in range(8, 20)]}, quote_pool="p")],
+}
+
+
+def test_a_value_the_rotation_cache_returned_cannot_change_later_plans():
+    """A caller that changes what the cache gave it (here: reverses it) must not change the
+    quotes of every later plan in the process."""
+    c = campaign(**ROTATING)
+    schedule._cycle_orders.cache_clear()
+    before = plan(c, utc("2026-12-01"), utc("2026-12-15"))
+    given = schedule._cycle_orders(c.id, "m", 3)
+    with contextlib.suppress(AttributeError, TypeError):
+        given.reverse()
+    assert plan(c, utc("2026-12-01"), utc("2026-12-15")) == before
+
+
+def test_threads_planning_at_once_rotate_quotes_as_one_thread_does():
+    """The daemon plans on a thread pool: threads filling the shared rotation cache at the same
+    moment must each get the quotes one thread alone gets."""
+    c = campaign(**ROTATING)
+    window = (utc("2026-12-01"), utc("2027-01-31"))
+    schedule._cycle_orders.cache_clear()
+    alone = [s.quote_id for s in plan(c, *window)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows sooner
+    try:
+        for _ in range(20):
+            schedule._cycle_orders.cache_clear()
+            start = threading.Barrier(8)
+            results: list[list[str | None]] = []
+            threads = [
+                threading.Thread(target=_plan_quotes, args=(start, c, window, results))
+                for _ in range(8)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert results == [alone] * 8
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _plan_quotes(
+    start: threading.Barrier,
+    c: Campaign,
+    window: tuple[datetime, datetime],
+    results: list[list[str | None]],
+) -> None:
+    start.wait()
+    results.append([s.quote_id for s in plan(c, *window)])

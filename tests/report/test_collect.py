@@ -8,15 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
 from bot.campaign.model import Campaign
-from bot.cli.report import register
-from bot.config import load_config
-from bot.report.collect import Report, collect
+from bot.cli.main import main
+from bot.report.collect import collect
 from bot.report.html import render_html
+from bot.report.model import Report
 from bot.report.output import render_terminal, silent_targets, to_json, write_csv
 from bot.store.engine import Store
 from bot.store.tables import ClickRow, MetricSnapshotRow, OutboxRow, ResponseRow
@@ -299,11 +298,6 @@ def test_cli(store: Store, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> No
     (workdir / "campaigns" / "demo.yaml").write_text(CAMPAIGN_YAML, encoding="utf-8")
     monkeypatch.setenv("KINDLING_DATABASE_URL", store.url)
 
-    @click.group()
-    def main() -> None:
-        pass
-
-    register(main, lambda _ctx: load_config(None))
     runner = CliRunner()
     result = runner.invoke(main, ["report", "demo", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -331,7 +325,7 @@ def test_terminal_cuts_long_group_tables_and_says_where_the_rest_is() -> None:
 
     from rich.console import Console
 
-    from bot.report.collect import Count, GroupResponse
+    from bot.report.model import Count, GroupResponse
     from bot.report.output import GROUP_ROWS
 
     report = Report("x", ["en"], None, None)
@@ -445,7 +439,7 @@ def test_the_terminal_shows_campaign_data_as_written_no_markup_no_emoji_codes() 
 
     from rich.console import Console
 
-    from bot.report.collect import Count
+    from bot.report.model import Count
 
     report = Report(campaign="demo", languages=["cy"], since=None, until=None)
     report.clicks_by_constituency = [Count("[bold]Ceredigion[/bold] :smile: [link=x]y", 3)]

@@ -11,12 +11,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from bot.cli.db import register
-from bot.cli.main import _load, main
+from bot.cli.main import main
 from bot.store import migrate
-
-if "db" not in main.commands:  # until bot/cli/main.py registers the group itself
-    register(main, _load)
 
 CAMPAIGN = """\
 id: demo

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select, text
 
 from bot.store import migrate
 from bot.store.engine import Store
+from bot.store.location import Database
 from bot.store.migrate import DatabaseNotReady
 from bot.store.tables import Base, OutboxRow, PlatformStateRow
 
@@ -89,8 +90,9 @@ def test_utc_datetimes_round_trip_as_aware_utc_on_both_backends(database_url):
 
 
 def test_a_missing_or_empty_sqlite_database_is_created_on_start(tmp_path):
+    """In the default data directory, itself created (the only directory the store makes)."""
     url = f"sqlite:///{tmp_path / 'data' / 'kindling.sqlite3'}"
-    store = Store(url)
+    store = Store(Database(url, creatable_directory=tmp_path / "data"))
     try:
         store.require_migrated()
         assert migrate.current(url) == migrate.head()

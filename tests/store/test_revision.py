@@ -71,7 +71,7 @@ def test_current_only_at_the_latest_revision(database_url):
 
 
 def test_a_missing_sqlite_file_is_not_created_by_the_check(tmp_path):
-    path = tmp_path / "data" / "kindling.sqlite3"
+    path = tmp_path / "kindling.sqlite3"
     store = Store(f"sqlite:///{path}")
     try:
         assert not is_current(store.url, store.engine)

@@ -87,7 +87,11 @@ def test_fold():
 
 def _interface_messages() -> set[str]:
     found = set()
-    for directory, method in (("templates/web", "jinja2"), ("bot/web", "python")):
+    for directory, method in (
+        ("templates/web", "jinja2"),
+        ("bot/report/templates", "jinja2"),  # the HTML report shares the catalogues
+        ("bot/web", "python"),
+    ):
         options = {"**.html": {"extensions": "jinja2.ext.i18n"}} if method == "jinja2" else {}
         pattern = "**.html" if method == "jinja2" else "**.py"
         for _file, _line, message, _comments, _context in extract_from_dir(

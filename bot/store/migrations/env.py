@@ -1,40 +1,30 @@
 """Alembic's entry point for Kindling's migrations (run through bot.store.migrate, no alembic.ini).
 
-The database comes from the caller (`config.attributes["connection"]` or `["url"]`), else from
-Kindling's own settings (config.toml / KINDLING_DATABASE_URL), like every other command.
+The database comes from the caller, bot/store/migrate.py: `config.attributes["connection"]`, else
+`["url"]` (the store reads no settings: the commands pass config.toml's database to migrate.py).
 SQLite gets batch mode (ALTER TABLE by copy); the metadata carries the constraint naming
 convention (bot/store/tables.py), so every constraint has a stable name on every backend.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection, text
 
-from bot.store.engine import make_engine
+from bot.store.connect import make_engine
 from bot.store.tables import Base, UtcDateTime
 
 # Concurrent `kindling db upgrade` runs on one PostgreSQL database take turns.
 MIGRATION_LOCK_KEY = 0x4B4E444C_4D494752  # "KNDLMIGR"
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Migrations spell out plain SQLAlchemy types, never the application's own classes."""
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
     return False
-
-
-def _configured_url() -> str:
-    from bot.config import load_config
-
-    given = os.environ.get("KINDLING_CONFIG")
-    path = Path(given) if given else Path("config.toml")
-    return load_config(path if path.is_file() else None).database_url
 
 
 def _run(connection: Connection) -> None:
@@ -55,7 +45,13 @@ def _run(connection: Connection) -> None:
 
 def main() -> None:
     attributes = context.config.attributes
-    url = attributes.get("url") or _configured_url()
+    connection = attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = attributes.get("url")
+    if not url:
+        raise RuntimeError("run the migrations through bot.store.migrate, which names the database")
     if context.is_offline_mode():
         context.configure(
             url=url,
@@ -65,10 +61,6 @@ def main() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
-        return
-    connection = attributes.get("connection")
-    if connection is not None:
-        _run(connection)
         return
     engine = make_engine(url)
     try:

@@ -1,0 +1,174 @@
+"""The commands that read campaign files and write nothing: check, preview, count."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from bot.cli.common import campaign_path_or_exit, console, fail, pass_config
+from bot.config import Config, load_config
+from bot.problems import ProblemsFound
+
+if TYPE_CHECKING:
+    from bot.checks.run import CampaignReport, CheckReport
+    from bot.compose.renderings import Rendering
+
+# Commands import their heavy parts (twitter-text, the checks, rich) inside themselves, so each
+# command starts with only what it needs.
+COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check config, campaigns, templates and every rendering against platform limits.
+
+    PATHS are campaign files or directories (default: the campaigns directory).
+    Exit status 1 if anything is wrong; every problem is printed as file:line:col: message.
+    """
+    try:
+        config = load_config(ctx.obj)
+    except ProblemsFound as found:
+        if not as_json:
+            fail(found.problems)
+        # --json promises JSON on stdout, even about the settings file.
+        problems = [p.as_dict() for p in found.problems]
+        click.echo(json.dumps({"ok": False, "problems": problems, "campaigns": []}, indent=2))
+        sys.exit(1)
+    from bot.checks.run import run_check
+
+    report = run_check(config, list(paths))
+    if as_json:
+        _print_check_json(report)
+        sys.exit(0 if report.ok else 1)
+    _print_check_text(report)
+
+
+def _print_check_json(report: CheckReport) -> None:
+    result = {
+        "ok": report.ok,
+        "problems": [p.as_dict() for p in report.all_problems],
+        "campaigns": [c.summary() for c in report.campaigns],
+    }
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+def _print_check_text(report: CheckReport) -> None:
+    problems = report.all_problems
+    for problem in problems:
+        click.echo(str(problem))
+    out = console()
+    for campaign in report.campaigns:
+        summary = campaign.summary()
+        if summary["ok"]:
+            out.print(
+                f"[green]ok[/green] {campaign.file}: campaign '{summary['id']}', "
+                f"{summary['messages']} messages, {summary['asks']} asks, {summary['targets']} targets, "
+                f"{summary['renderings']} renderings within their limits"
+            )
+        gaps = cast("list[dict[str, str]]", summary["gaps"])
+        if gaps and summary["ok"]:
+            missing = ", ".join(f"{g['target']} ({g['platform']})" for g in gaps)
+            out.print(f"  note: no handle, so no ask link, for: {missing}")
+        for note in campaign.notes:
+            click.echo(f"{note.file}:{note.line}:{note.col}: note: {note.message}")
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of every rendering.")
+@click.option("--kind", type=click.Choice(["post", "ask"]), help="Only posts or only asks.")
+@click.option("--platform", help="Only this platform (x, bluesky, mastodon, threads, email).")
+@click.option("--language", help="Only this language (e.g. cy).")
+@pass_config
+def preview(
+    config: Config,
+    campaign: str,
+    as_json: bool,
+    kind: str | None,
+    platform: str | None,
+    language: str | None,
+) -> None:
+    """Show every post and ask of CAMPAIGN (a file or an id) as each platform counts it."""
+    path = campaign_path_or_exit(config, campaign)
+    from bot.checks.run import check_one
+    from bot.compose.templates import Templates
+
+    report = check_one(path, Templates(config.templates_dir), config.settings.general.timezone)
+    # Texts over a platform's limit are shown (in red), then reported; any other problem means
+    # there is nothing trustworthy to show.
+    if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):
+        fail(report.problems)
+    rows = [
+        r
+        for r in report.renderings
+        if (kind is None or r.kind == kind)
+        and (platform is None or r.platform == platform)
+        and (language is None or r.language == language)
+    ]
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+    else:
+        _print_preview_table(report, rows)
+    if report.problems:
+        fail(report.problems)
+
+
+def _is_length_problem(message: str) -> bool:
+    return "is too long:" in message
+
+
+def _print_preview_table(report: CampaignReport, rows: list[Rendering]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{report.file}: {len(rows)} renderings", show_lines=True)
+    for column in ("kind", "id", "lang", "platform", "for", "length", "text"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        length = f"{r.count.length}/{r.count.limit}" if r.count.limit else str(r.count.length)
+        who = r.target or (f"quote {r.quote}" if r.quote else "")
+        if r.wording:
+            who = f"{who} (wording {r.wording})"
+        shown = length if r.ok else f"[bold red]{length}[/]"
+        table.add_row(r.kind, r.id, r.language, r.platform, who, shown, r.text)
+    console().print(table)
+
+
+@click.command()
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print [{text, x, bluesky, mastodon}, ...].")
+def count(texts: tuple[str, ...], as_json: bool) -> None:
+    """Count each TEXT the way X, Bluesky and Mastodon count it ('-' reads standard input)."""
+    from bot.compose.lengths import count as count_length
+
+    values = [sys.stdin.read() if text == "-" else text for text in texts]
+    if as_json:
+        results = [
+            {"text": text, **{p: count_length(p, text).length for p in COUNT_PLATFORMS}}
+            for text in values
+        ]
+        click.echo(json.dumps(results, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    table.add_column("text", overflow="fold")
+    for platform in COUNT_PLATFORMS:
+        table.add_column(platform, justify="right")
+    for text in values:
+        cells = []
+        for platform in COUNT_PLATFORMS:
+            counted = count_length(platform, text)
+            cell = f"{counted.length}/{counted.limit}"
+            cells.append(cell if counted.ok else f"[bold red]{cell}[/]")
+        table.add_row(text, *cells)
+    console().print(table)
