@@ -1,6 +1,10 @@
 """Benchmark `/go/{token}`: redirects per second with every click committed to SQLite.
 
     .venv/bin/python benchmarks/bench_go.py [--seconds 15] [--connections 32] [--runs 1] [--json]
+        [--source DIR]
+
+`--source DIR`: phases 3 and 4 on another checkout's code, config and campaigns (before/after
+in one session: benchmarks/README.md, "/go/{token}").
 
 Each server runs pinned to core 0 with `taskset` (uvicorn, uvloop + httptools when installed, no
 access log) on 127.0.0.1 and a free port; `wrk` (Debian package `wrk`) runs pinned to core 1,
@@ -81,16 +85,17 @@ end
 """
 
 
-def serve(database: str, port: int) -> None:
-    """The server process (run pinned by the parent)."""
+def serve(database: str, port: int, project: Path) -> None:
+    """The server process (run pinned by the parent), on `project`'s config and campaigns."""
     import uvicorn
 
     from bot.config import load_config
     from bot.web import WebOptions, create_app
 
     os.environ["KINDLING_DATABASE_URL"] = f"sqlite:///{database}"
-    os.chdir(ROOT)
-    config = load_config(ROOT / "config.toml" if (ROOT / "config.toml").exists() else None)
+    os.chdir(project)
+    settings = project / "config.toml"
+    config = load_config(settings if settings.exists() else None)
     app = create_app(config, WebOptions(rate_limit=0, reload_seconds=0, benchmark_routes=True))
     # Exactly as `kindling serve` runs it (httptools with the /go/ shortcut), quieter.
     options = app.uvicorn_options("127.0.0.1", port, log_level="warning")
@@ -245,17 +250,22 @@ def reference(flag: str, seconds: int, connections: int, workdir: Path) -> dict:
         server.wait(timeout=30)
 
 
-def one_run(seconds: int, connections: int) -> dict:
+def kindling_server(database: Path, port: int, source: Path | None) -> subprocess.Popen:
+    """Phases 3 and 4's server, pinned to core 0, on this checkout's code or `source`'s."""
+    project = source or ROOT
+    command = ["taskset", "-c", "0", sys.executable, __file__, "--serve", str(database),
+               str(port), str(project)]  # fmt: skip
+    return subprocess.Popen(command, cwd=project, env={**os.environ, "PYTHONPATH": str(project)})
+
+
+def one_run(seconds: int, connections: int, source: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="kindling-bench-") as tmp:
         workdir = Path(tmp)
         database = workdir / "bench.sqlite3"
         starlette = reference("--serve-bare", seconds, connections, workdir)
         raw = reference("--serve-raw", seconds, connections, workdir)
         port = free_port()
-        server = subprocess.Popen(
-            ["taskset", "-c", "0", sys.executable, __file__, "--serve", str(database), str(port)],
-            cwd=ROOT,
-        )
+        server = kindling_server(database, port, source)
         try:
             wait_healthy(port)
             with sqlite3.connect(database) as db:
@@ -277,6 +287,7 @@ def one_run(seconds: int, connections: int) -> dict:
             server.terminate()
             server.wait(timeout=30)
     result = {
+        "source": str(source or ROOT),
         "load_average": os.getloadavg(),
         "connections": connections,
         "seconds": seconds,
@@ -313,6 +324,7 @@ def summarise(runs: list[dict]) -> dict:
     """Medians of every figure over the runs; ratios to bare Starlette are per run, then median."""
     summary: dict = {
         "median_of_runs": len(runs),
+        "source": runs[0]["source"],
         "load_average": [run["load_average"] for run in runs],
         "connections": runs[0]["connections"],
         "seconds": runs[0]["seconds"],
@@ -335,12 +347,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--runs", type=int, default=1, help="repeat, report medians")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--serve", nargs=2, metavar=("DATABASE", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, help="run Kindling's phases on this checkout")
+    parser.add_argument(
+        "--serve", nargs=3, metavar=("DATABASE", "PORT", "PROJECT"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--serve-bare", metavar="PORT", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-raw", metavar="PORT", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(args.serve[0], int(args.serve[1]), Path(args.serve[2]))
         return
     if args.serve_bare:
         serve_bare(args.serve_bare)
@@ -353,7 +368,8 @@ def main() -> None:
             raise SystemExit(f"bench: {tool} not found (apt-get install wrk util-linux)")
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("bench: needs two cores (server on core 0, wrk on core 1)")
-    runs = [one_run(args.seconds, args.connections) for _ in range(args.runs)]
+    source = args.source.resolve() if args.source else None
+    runs = [one_run(args.seconds, args.connections, source) for _ in range(args.runs)]
     result = runs[0] if len(runs) == 1 else {**summarise(runs), "runs": runs}
     if args.json:
         print(json.dumps(result, indent=2))

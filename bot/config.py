@@ -158,6 +158,48 @@ class AmplifySettings(Section):
     )
 
 
+class WebSettings(Section):
+    keep_alive_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds `kindling serve` keeps an idle connection open, before its first "
+        "request and between requests.",
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a whole request once it has begun one; then "
+        "408 and the connection is closed.",
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Most open connections; one more is answered 503 and closed. Kept below "
+        "the open-file limit (kindling serve raises its soft limit to fit, if it can).",
+    )
+    max_request_line_bytes: int = Field(
+        default=8192, ge=256, description="Longest request target (URL) accepted; longer: 414."
+    )
+    max_header_bytes: int = Field(
+        default=32768,
+        ge=1024,
+        description="Most bytes of request header fields accepted; more: 431.",
+    )
+    healthz_details: bool = Field(
+        default=False,
+        description="Show /healthz's details (campaign ids, counts) to every client, not only "
+        "to clients on this machine (loopback).",
+    )
+    hsts_max_age_seconds: int = Field(
+        default=31536000,
+        ge=0,
+        description="max-age of Strict-Transport-Security, sent on answers over HTTPS (or from "
+        "a trusted proxy saying X-Forwarded-Proto: https); 0: never sent.",
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
@@ -243,6 +285,7 @@ class Settings(Section):
     limits: LimitsSettings = Field(
         default=LimitsSettings(), description="What campaign files may make Kindling do."
     )
+    web: WebSettings = Field(default=WebSettings(), description="The action pages' web server.")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ def register(
         from bot import logs
         from bot.store.revision import DatabaseNotReady
         from bot.web import WebOptions, create_app
+        from bot.web.server import ensure_open_files
 
         config = load(ctx)
         logs.configure(config.settings.logging)
@@ -51,4 +52,5 @@ def register(
         except DatabaseNotReady as exc:
             click.echo(f"kindling serve: {exc}", err=True)
             sys.exit(1)
+        ensure_open_files(config.settings.web.max_connections)
         uvicorn.run(app, **app.uvicorn_options(host, port))

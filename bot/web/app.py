@@ -5,8 +5,10 @@ campaign reloads and shutdown.
     uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)
 
 Routes: `/` the campaigns, `/{campaign}` an action page (`?lang=cy|en`, `constituency`,
-`region`, `q`, `postcode`), `/go/{token}` the click-recording redirect, `/healthz` JSON for the
-operator, `/static/` the stylesheet and the Mastodon picker script. No route sets a cookie.
+`region`, `q`, `postcode`), `/go/{token}` the click-recording redirect, `/healthz` ok or not
+(bot/web/health.py), `/static/` the stylesheet and the Mastodon picker script. No route sets a
+cookie; over HTTPS (or from a trusted proxy saying so) every answer carries
+Strict-Transport-Security.
 Campaign files are watched every `reload_seconds`: a valid change is served (its links written
 to the database first), an invalid one is logged and the last good version stays.
 """
@@ -16,27 +18,28 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.campaign.model import Campaign
 from bot.checks.registry import CampaignRegistry
 from bot.compose.links import AskLink, ask_links
 from bot.compose.templates import Templates
-from bot.config import Config
+from bot.config import Config, WebSettings
 from bot.problems import ProblemsFound
 from bot.store.engine import Store
 from bot.web.finder import Finder, PostcodeTable, load_postcode_table
 from bot.web.go import BENCH_PREFIX, PREFIX, ClientHasher, GoEndpoint, RateLimiter, page_headers
+from bot.web.health import Health
 from bot.web.linkset import CampaignLinks, GoLink, sync_links
-from bot.web.pages import UI_LANGUAGES, Pages, load_translations
+from bot.web.pages import UI_LANGUAGES, CampaignView, Pages, load_translations
+from bot.web.server import TESTED_UVICORN, GoShortcut, HttpLimits
 from bot.web.writer import ClickWriter
 
 log = logging.getLogger("kindling.web")
@@ -54,13 +57,6 @@ class WebOptions:
     reload_seconds: float = 5.0  # 0: never reload
     templates: Path | None = None  # default: <templates>/web, else the repository's templates/web
     benchmark_routes: bool = False  # adds /go-unrecorded/{token}: the redirect without a click
-
-
-@dataclass(frozen=True)
-class CampaignView:
-    campaign: Campaign
-    links: CampaignLinks
-    finder: Finder
 
 
 class WebState:
@@ -89,6 +85,7 @@ class WebState:
             RateLimiter(options.rate_limit, options.rate_window_seconds),
             self.pages.go_page,
         )
+        self.health = Health(self, details_for_everyone=config.settings.web.healthz_details)
 
     def next_view(self) -> int:
         return next(self._views)
@@ -102,6 +99,14 @@ class WebState:
         await self.refresh(initial=True)
         if self.options.reload_seconds > 0:
             self._reloader = asyncio.create_task(self._reload_loop())
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
 
     async def stop(self) -> None:
         if self._reloader is not None:
@@ -167,74 +172,68 @@ class WebState:
             except Exception:
                 log.exception("campaign reload failed; still serving the last good version")
 
-    async def database_reachable(self) -> bool:
-        def probe() -> bool:
-            with self.store.read() as session:
-                session.execute(text("SELECT 1"))
-            return True
 
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(probe), timeout=5)
-        except Exception:
-            return False
+class _WithHeaders:
+    """An ASGI `send` that adds `headers` to the response start (those it does not set)."""
 
+    __slots__ = ("headers", "send")
 
-class _SecurityHeaders:
-    """Adds the pages' security headers to every response the Starlette app sends."""
+    def __init__(self, send: Any, headers: list[tuple[bytes, bytes]]) -> None:
+        self.send = send
+        self.headers = headers
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                names = {name for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in page_headers() if k not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            given = message.get("headers", [])
+            names = {name for name, _ in given}
+            extra = [(k, v) for k, v in self.headers if k not in names]
+            message = {**message, "headers": [*given, *extra]}
+        await self.send(message)
 
 
 class KindlingApp:
-    """The ASGI callable: `/go/` straight to its lean endpoint, everything else to Starlette."""
+    """The ASGI callable: `/go/` straight to its lean endpoint, everything else to Starlette
+    with the pages' security headers. Carries what Kindling's HTTP protocol reads from the app
+    it serves (bot/web/server.py): `http_limits` and the `/go/` shortcut."""
 
     def __init__(self, web: WebState, starlette: Starlette) -> None:
         self.web = web
         self.starlette = starlette
-        self._pages = _SecurityHeaders(starlette)
         self._bench = web.options.benchmark_routes
+        self.settings = web.config.settings.web
+        self.http_limits = HttpLimits.from_settings(self.settings)
+        hsts = self.http_limits.hsts
+        self._hsts = [hsts] if hsts else []
+        self.go_shortcut = GoShortcut(web.go, benchmark_routes=self._bench, hsts=hsts)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if path.startswith(PREFIX):
-                await self.web.go(scope, receive, send)
-                return
-            if self._bench and path.startswith(BENCH_PREFIX):
-                await self.web.go(scope, receive, send, record=False)
-                return
-        await self._pages(scope, receive, send)
+        if scope["type"] != "http":
+            await self.starlette(scope, receive, send)
+            return
+        if self._hsts and scope.get("scheme") == "https":
+            send = _WithHeaders(send, self._hsts)
+        path = scope["path"]
+        if path.startswith(PREFIX):
+            await self.web.go(scope, receive, send)
+        elif self._bench and path.startswith(BENCH_PREFIX):
+            await self.web.go(scope, receive, send, record=False)
+        else:
+            await self.starlette(scope, receive, _WithHeaders(send, page_headers()))
 
     def uvicorn_options(self, host: str, port: int, **overrides: Any) -> dict[str, Any]:
         """How `kindling serve` runs this app under uvicorn (tests and benchmarks use the same).
 
-        No access log: URLs carry postcodes and Mastodon servers. No server header. Proxy headers
-        read from the addresses uvicorn trusts (FORWARDED_ALLOW_IPS, default 127.0.0.1), so the
-        rate limit sees the supporter, not the proxy. uvloop when installed (uvicorn's "auto");
-        httptools with the `/go/` shortcut (bot/web/go_protocol.py), or uvicorn's default where
-        httptools is missing. log_config=None keeps Kindling's own log format."""
-        from bot.web.go_protocol import go_protocol
-
-        protocol = go_protocol(self.web.go, benchmark_routes=self._bench)
+        No access log: URLs carry postcodes and Mastodon servers. No server header, no
+        websockets. Proxy headers read from the addresses uvicorn trusts (FORWARDED_ALLOW_IPS,
+        default 127.0.0.1 and ::1), so the rate limit sees the supporter, not the proxy. uvloop
+        when installed (uvicorn's "auto"). Kindling's protocol with its limits and the `/go/`
+        shortcut, or uvicorn's h11 where it cannot be used (bot/web/server.py).
+        log_config=None keeps Kindling's own log format."""
         options: dict[str, Any] = {
             "host": host,
             "port": port,
-            "http": "auto" if protocol is None else protocol,
+            **protocol_options(self.settings),
+            "ws": "none",
             "access_log": False,
             "server_header": False,
             "proxy_headers": True,
@@ -243,29 +242,60 @@ class KindlingApp:
         return {**options, **overrides}
 
 
+def protocol_options(settings: WebSettings) -> dict[str, Any]:
+    """uvicorn's `http` and limit options: Kindling's protocol on the tested uvicorn, else
+    uvicorn's h11 protocol with its own limits (after one warning)."""
+    protocol = kindling_protocol()
+    if protocol is None:
+        return {
+            "http": "h11",
+            "timeout_keep_alive": settings.keep_alive_seconds,
+            "limit_concurrency": settings.max_connections,
+            "h11_max_incomplete_event_size": settings.max_request_line_bytes
+            + settings.max_header_bytes,
+        }
+    return {"http": protocol, "timeout_keep_alive": settings.keep_alive_seconds}
+
+
+def kindling_protocol() -> type | None:
+    """GoProtocol when the installed uvicorn is `TESTED_UVICORN` and httptools is there."""
+    import uvicorn
+
+    if uvicorn.__version__ != TESTED_UVICORN:
+        log.warning(
+            "uvicorn %s is installed, but Kindling's HTTP protocol (its connection limits and "
+            "the /go/ shortcut) was written and tested for uvicorn %s: serving every request "
+            "through uvicorn's h11 protocol and its own limits instead (pip install uvicorn==%s)",
+            uvicorn.__version__,
+            TESTED_UVICORN,
+            TESTED_UVICORN,
+        )
+        return None
+    try:  # here, not at the top: without httptools this module still serves (through h11)
+        from bot.web.go_protocol import GoProtocol
+    except ImportError:
+        log.warning(
+            "httptools is not installed: serving every request through uvicorn's h11 "
+            "protocol and its own limits (pip install httptools)"
+        )
+        return None
+    return GoProtocol
+
+
 def create_app(
     config: Config, options: WebOptions | None = None, *, store: Store | None = None
 ) -> KindlingApp:
     options = options or WebOptions()
     web = WebState(config, options, store or Store(config.database))
     pages = web.pages
-
-    @asynccontextmanager
-    async def lifespan(_app: Starlette):
-        await web.start()
-        try:
-            yield
-        finally:
-            await web.stop()
-
     starlette = Starlette(
         routes=[
             Route("/", pages.index),
-            Route("/healthz", pages.healthz),
+            Route("/healthz", web.health.endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             Route("/{campaign}", pages.campaign),
         ],
         exception_handlers={404: pages.not_found},
-        lifespan=lifespan,
+        lifespan=web.lifespan,
     )
     return KindlingApp(web, starlette)

@@ -113,6 +113,16 @@ SECURITY_HEADERS = [
 ]
 REDIRECT_HEADERS = [*SECURITY_HEADERS, (b"content-length", b"0")]  # no body: no CSP needed
 
+_REDIRECT_END = b"".join(name + b": " + value + b"\r\n" for name, value in REDIRECT_HEADERS)
+
+
+def redirect_end(location: bytes | None) -> bytes:
+    """A 302's header lines after the status line and the server's own, and the blank line."""
+    if location is None:
+        return b""
+    return b"location: " + location + b"\r\n" + _REDIRECT_END + b"\r\n"
+
+
 # (status, page name, link, context) -> HTML bytes: the pages module renders them.
 RenderPage = Callable[[int, str, GoLink | None, dict[str, Any]], Awaitable[bytes]]
 
@@ -144,7 +154,7 @@ class GoEndpoint:
     ) -> None:
         self._links = links
         self._links_seen: dict[str, GoLink] | None = None
-        self._by_bytes: dict[bytes, GoLink] = {}
+        self._by_bytes: dict[bytes, tuple[GoLink, bytes]] = {}
         self.writer = writer
         self.hasher = hasher
         self.limiter = limiter
@@ -152,12 +162,16 @@ class GoEndpoint:
         self.recorded = 0
         self.unrecorded = 0
 
-    def link_for_path(self, token: bytes) -> GoLink | None:
+    def link_for_path(self, token: bytes) -> tuple[GoLink, bytes] | None:
         """The link of a token given as the raw bytes of a request path (the protocol-level
-        shortcut): a query string or an escape in them finds nothing."""
+        shortcut: a query string or an escape in them finds nothing), with the end of its 302
+        (`redirect_end`; empty for Mastodon, whose location is built per request)."""
         links = self._links()
         if links is not self._links_seen:  # swapped whole on reload, never mutated
-            self._by_bytes = {token.encode("ascii"): link for token, link in links.items()}
+            self._by_bytes = {
+                token.encode("ascii"): (link, redirect_end(link.location))
+                for token, link in links.items()
+            }
             self._links_seen = links
         return self._by_bytes.get(token)
 
@@ -172,7 +186,7 @@ class GoEndpoint:
         if method != "GET" and method != "HEAD":
             await _respond(send, 405, [*SECURITY_HEADERS, (b"allow", b"GET, HEAD")], b"")
             return
-        opted_out, same_origin, prefetch = read_request_headers(scope["headers"])
+        opted_out, same_origin, prefetch, _, _ = read_request_headers(scope["headers"])
         if prefetch:  # never count a prefetch, and never let the browser reuse it as the click
             await _respond(send, 503, [*SECURITY_HEADERS, (b"content-length", b"0")], b"")
             return
@@ -240,9 +254,15 @@ class GoEndpoint:
         )
 
 
-def read_request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool, bool]:
-    """(opted out by DNT/Sec-GPC, came from this site's own pages, is a prefetch)."""
+def read_request_headers(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[bool, bool, bool, list[bytes] | None, bytes | None]:
+    """(opted out by DNT/Sec-GPC, came from this site's own pages, is a prefetch, the
+    X-Forwarded-For values, the X-Forwarded-Proto value): one pass, for both `/go/` paths (the
+    forwarded ones count only from a trusted proxy, which the caller knows)."""
     opted_out = same_origin = prefetch = False
+    forwarded_for: list[bytes] | None = None
+    forwarded_proto: bytes | None = None
     for name, value in headers:
         if name == b"dnt" or name == b"sec-gpc":
             opted_out = opted_out or value.strip() == b"1"
@@ -250,7 +270,14 @@ def read_request_headers(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool
             same_origin = value == b"same-origin"
         elif name == b"sec-purpose" or name == b"purpose":
             prefetch = prefetch or b"prefetch" in value
-    return opted_out, same_origin, prefetch
+        elif name == b"x-forwarded-for":
+            if forwarded_for is None:
+                forwarded_for = [value]
+            else:
+                forwarded_for.append(value)
+        elif name == b"x-forwarded-proto":
+            forwarded_proto = value
+    return opted_out, same_origin, prefetch, forwarded_for, forwarded_proto
 
 
 CSP = (

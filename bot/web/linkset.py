@@ -14,8 +14,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from bot.campaign.loader import LoadedCampaign
 from bot.compose.links import AskLink, wording_for
@@ -129,7 +130,7 @@ class CampaignLinks:
 
 def sync_links(connection: Connection, links: Iterable[AskLink]) -> tuple[int, int]:
     """Insert new links and update changed URLs; returns (inserted, updated). Runs in the writer."""
-    table = LinkRow.__table__
+    table = cast(Table, LinkRow.__table__)
     wanted = {link.token: link for link in links}
     campaigns = sorted({link.campaign_id for link in wanted.values()})
     stored: dict[str, str] = {}

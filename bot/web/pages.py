@@ -19,22 +19,24 @@ files; the tests fail for any interface string without a Welsh translation."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from bot.campaign.model import Campaign
+
 # Shared with the HTML report; re-exported for the web's callers (app.py, tests/web).
 from bot.translations import catalog_path as catalog_path
 from bot.translations import load_translations as load_translations
-from bot.web.linkset import GoLink
+from bot.web.finder import Finder
+from bot.web.linkset import CampaignLinks, GoLink
 
 UI_LANGUAGES = ("cy", "en")
 LANGUAGE_NAMES = {"cy": "Cymraeg", "en": "English"}
@@ -59,8 +61,24 @@ def choose_language(requested: str | None, campaign_languages: list[str] | None)
     return Languages(current, offered)
 
 
-if TYPE_CHECKING:
-    from bot.web.app import WebState
+@dataclass(frozen=True)
+class CampaignView:
+    """A served campaign: its model, its links, its target finder."""
+
+    campaign: Campaign
+    links: CampaignLinks
+    finder: Finder
+
+
+class PageSource(Protocol):
+    """What the pages show (bot.web.app.WebState): campaigns and their view counter."""
+
+    translations: dict[str, GNUTranslations]
+
+    @property
+    def campaigns(self) -> dict[str, CampaignView]: ...
+
+    def next_view(self) -> int: ...
 
 
 def N_(message: str) -> str:  # the gettext convention: marked here, translated when shown
@@ -110,7 +128,7 @@ def localise(value: str | dict[str, str] | None, lang: str, primary: str) -> Tex
 
 
 class Pages:
-    def __init__(self, web: WebState, templates_dir: Path) -> None:
+    def __init__(self, web: PageSource, templates_dir: Path) -> None:
         self.web = web
         self.translations: dict[str, GNUTranslations] = web.translations
         self.envs: dict[str, Environment] = {}
@@ -243,27 +261,6 @@ class Pages:
         context.setdefault("confirm", False)
         context.setdefault("error", False)
         return self.render(f"{name}.html", lang, link=link, **context).encode("utf-8")
-
-    async def healthz(self, request: Request) -> Response:
-        web = self.web
-        database = await web.database_reachable()
-        body = {
-            "ok": database and web.writer.alive and bool(web.campaigns),
-            "database": database,
-            "writer": web.writer.alive,
-            "campaigns": len(web.campaigns),
-            "campaign_ids": list(web.campaigns),
-            "links": len(web.links),
-            "clicks_recorded": web.go.recorded,
-            "clicks_not_recorded": web.go.unrecorded,
-            "commits": web.writer.batches,  # clicks_recorded / commits: the group-commit size
-        }
-        return Response(
-            json.dumps(body),
-            status_code=200 if body["ok"] else 503,
-            media_type="application/json",
-            headers={"cache-control": "no-store"},
-        )
 
 
 def _switcher(path: str, kept: dict[str, str]) -> Callable[[str], str]:

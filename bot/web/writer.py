@@ -39,9 +39,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
 from bot.store.engine import Store
 from bot.store.tables import ClickRow
@@ -90,7 +90,7 @@ class WriterClosed(RuntimeError):
 class _Job:
     __slots__ = ("fn", "future", "loop")
 
-    def __init__(self, fn: Callable[[Connection], Any], future: asyncio.Future, loop) -> None:
+    def __init__(self, fn: Callable[[Connection], Any], future: asyncio.Future, loop: Any) -> None:
         self.fn = fn
         self.future = future
         self.loop = loop
@@ -265,7 +265,7 @@ class ClickWriter:
                     for c, _, _ in clicks
                 ]
                 with self.store.engine.begin() as connection:
-                    connection.execute(insert(ClickRow.__table__), dicts)
+                    connection.execute(insert(cast(Table, ClickRow.__table__)), dicts)
         except Exception as exc:
             log.error("could not commit %d clicks: %s", len(clicks), exc)
             error = exc

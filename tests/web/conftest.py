@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.config import Config, PathsSettings, Secrets, Settings
+from bot.config import Config, PathsSettings, Secrets, Settings, WebSettings
 from bot.store.engine import Store
 from bot.store.tables import ClickRow
 from bot.web import KindlingApp, WebOptions, create_app
@@ -108,13 +108,15 @@ POSTCODES = """\
     """
 
 
-def make_config(root: Path) -> Config:
+def make_config(root: Path, **web: object) -> Config:
+    """The demo project's settings; `web` sets `[web]` settings (bot.config.WebSettings)."""
     paths = PathsSettings(
         campaigns=str(root / "campaigns"),
         templates=str(root / "templates"),
         data=str(root / "data"),
     )
-    return Config(Settings(paths=paths), root, Secrets({}))
+    settings = Settings(paths=paths, web=WebSettings.model_validate(web))
+    return Config(settings, root, Secrets({}))
 
 
 @pytest.fixture

@@ -148,7 +148,8 @@ def test_do_not_track_stores_no_hash(app, client, clicks, header):
 def test_rate_limit_stops_counting_but_still_redirects(project, clicks):
     from tests.web.conftest import TestClient, create_app, make_config
 
-    app = create_app(make_config(project), WebOptions(rate_limit=3, reload_seconds=0))
+    config = make_config(project, healthz_details=True)  # TestClient is no loopback client
+    app = create_app(config, WebOptions(rate_limit=3, reload_seconds=0))
     token = token_for_app = None
     with TestClient(app, follow_redirects=False) as client:
         token_for_app = token_for(app, platform="x")

@@ -8,8 +8,9 @@ from urllib.parse import quote
 
 import pytest
 
+from bot.web import create_app
 from bot.web.pages import choose_language, load_translations
-from tests.web.conftest import token_for
+from tests.web.conftest import TestClient, make_config, token_for
 
 HOSTILE = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>"
 
@@ -196,10 +197,17 @@ def test_unknown_campaign_and_path_are_404_pages(client):
     assert "Page not found" in client.get("/nope").text
 
 
-def test_healthz(client):
-    health = client.get("/healthz")
+def test_healthz_tells_a_client_elsewhere_only_ok(client):
+    health = client.get("/healthz")  # TestClient's client is "testclient", not loopback
     assert health.status_code == 200
-    body = health.json()
+    assert health.json() == {"ok": True}
+    assert health.headers["cache-control"] == "no-store"
+
+
+def test_healthz_details_for_everyone_when_configured(project, options):
+    app = create_app(make_config(project, healthz_details=True), options)
+    with TestClient(app) as client:
+        body = client.get("/healthz").json()
     assert body["ok"] is True and body["database"] is True and body["writer"] is True
     assert body["campaigns"] == 2 and set(body["campaign_ids"]) == {"demo", "other"}
     assert body["links"] > 0
