@@ -90,9 +90,12 @@ def _duplicate_ids(loaded: LoadedCampaign) -> Iterator[Problem]:
         seen.add(language)
 
 
-def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
-    campaign = loaded.campaign
-    texts: list[tuple[object, tuple, dict | None, str]] = [
+LocalisedText = tuple[object, tuple, dict | None, str]  # entry, path, {language: text}, what
+
+
+def _localised_texts(campaign: Campaign) -> list[LocalisedText]:
+    """Every text of the campaign that must exist in each of its languages."""
+    texts: list[LocalisedText] = [
         (campaign, ("name",), campaign.name, "the campaign name"),
         (campaign, ("summary",), campaign.summary, "the summary"),
     ]
@@ -106,14 +109,8 @@ def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
                 (message, ("thread", index), reply, f"reply {index + 1} of message '{message.id}'")
             )
         if message.image:
-            texts.append(
-                (
-                    message,
-                    ("image", "alt"),
-                    message.image.alt,
-                    f"the image of message '{message.id}'",
-                )
-            )
+            what = f"the image of message '{message.id}'"
+            texts.append((message, ("image", "alt"), message.image.alt, what))
     for pool in campaign.quote_pools:
         for quote in pool.quotes:
             texts.append((quote, ("text",), quote.text, f"quote '{quote.id}'"))
@@ -125,9 +122,13 @@ def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
         if isinstance(supporter.name, dict):
             texts.append((supporter, ("name",), supporter.name, "a supporter's name"))
     texts += [(ask, ("wordings",), ask.wordings, f"ask '{ask.id}'") for ask in campaign.asks]
+    return texts
 
+
+def _languages(loaded: LoadedCampaign) -> Iterator[Problem]:
+    campaign = loaded.campaign
     wanted = ", ".join(campaign.languages)
-    for entry, path, text, what in texts:
+    for entry, path, text, what in _localised_texts(campaign):
         if text is None:
             continue
         for language in campaign.languages:

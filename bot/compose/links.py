@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Ask, Target
-from bot.compose.renderings import render_asks
+from bot.compose.renderings import Rendering, render_asks
 from bot.compose.templates import Templates
 from bot.problems import ProblemsFound, excerpt
 
@@ -172,6 +172,20 @@ def wording_for(ask: Ask, language: str, target: Target, counter: int) -> int:
     return numbers[(offset + counter) % len(numbers)]
 
 
+def _checked_renderings(loaded: LoadedCampaign, templates: Templates) -> list[Rendering]:
+    """The asks' renderings; ProblemsFound with what `kindling check` would report, or for
+    duplicate target ids."""
+    renderings, problems = render_asks(loaded, templates)
+    seen: set[str] = set()
+    for target in loaded.campaign.targets:
+        if target.id in seen:
+            problems.append(loaded.problem(target, ("id",), f"duplicate target id '{target.id}'"))
+        seen.add(target.id)
+    if problems:
+        raise ProblemsFound(sorted(set(problems)))
+    return renderings
+
+
 def ask_links(
     loaded: LoadedCampaign, templates: Templates, *, rotate_from: int = 0
 ) -> list[AskLink]:
@@ -185,15 +199,7 @@ def ask_links(
     for duplicate target ids: nothing is exported from a campaign that does not pass.
     """
     campaign = loaded.campaign
-    renderings, problems = render_asks(loaded, templates)
-    seen: set[str] = set()
-    for target in campaign.targets:
-        if target.id in seen:
-            problems.append(loaded.problem(target, ("id",), f"duplicate target id '{target.id}'"))
-        seen.add(target.id)
-    if problems:
-        raise ProblemsFound(sorted(set(problems)))
-
+    renderings = _checked_renderings(loaded, templates)
     targets = {target.id: target for target in campaign.targets}
     target_order = {target.id: index for index, target in enumerate(campaign.targets)}
     asks = {ask.id: ask for ask in campaign.asks}
@@ -210,16 +216,10 @@ def ask_links(
             subject = campaign.name.get(language) or campaign.name.get(campaign.primary_language)
             url = intent_url(platform, rendering.text, email=target.handles.email, subject=subject)
         link = AskLink(
-            campaign_id=campaign.id,
-            target_id=target.id,
-            ask_id=ask.id,
-            wording=rendering.wording,
-            platform=platform,
-            language=language,
-            text=rendering.text,
-            url=url,
-            token=link_token(campaign.id, target.id, ask.id, rendering.wording, platform, language),
-        )
+            campaign.id, target.id, ask.id, rendering.wording, platform, language,
+            rendering.text, url,
+            link_token(campaign.id, target.id, ask.id, rendering.wording, platform, language),
+        )  # fmt: skip
         platforms: list[str] = list(ask.platforms or campaign.ask_platforms)
         # The turn counts among the wordings this target is given, not the whole list.
         numbers = ask.wordings_for(language, target.stance)
