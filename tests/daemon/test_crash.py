@@ -108,6 +108,7 @@ def _sent_rows(project: Path, since: datetime, until: datetime) -> int:
     return int(count)
 
 
+@pytest.mark.timeout(900)  # 170 s of kills, 120 s to settle, and the networks' start
 def test_kill_9_twenty_times_loses_and_duplicates_nothing(
     tmp_path, bluesky_network, x_fake_process
 ):

@@ -365,6 +365,7 @@ def test_a_targets_reply_on_x_is_recorded_against_the_target(
 
 
 @pytest.mark.bluesky
+@pytest.mark.timeout(420)  # up to 150 s for the AppView, after the network's own start
 def test_bluesky_counts_and_a_targets_reply(store: Store, tmp_path: Path, bluesky_network: Any):
     from tests.peers.bluesky_network import kindling_platform, poll
 
