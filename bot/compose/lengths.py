@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -85,8 +86,8 @@ _LABEL = r"[^\s!\"#$%&'()*+,./:;<=>?@\[\\\]^`{|}~]"
 _LONG_LABEL_CHAIN = regex.compile(rf"(?<!{_LABEL})(?:{_LABEL}++\.){{{MAX_URL_LABELS}}}{_LABEL}")
 # Every domain twitter-text accepts ends in "." and a top-level domain (its own lists, with their
 # own look-ahead): a token without one holds no URL, and its scan is skipped.
-_TOP_LEVEL_DOMAIN = regex.compile(
-    rf"\.(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", regex.IGNORECASE
+_TOP_LEVEL_DOMAIN = re.compile(  # the standard library compiles this long alternation faster
+    rf"\.(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", re.IGNORECASE
 )
 _MASTODON_URL = regex.compile(r"(?<![\w/])https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'}]")
 _MASTODON_REMOTE_MENTION = regex.compile(r"(?<![\w@])(@[\w.]+)@[\w.-]+\.\w+")
@@ -145,8 +146,7 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
     the same words), so each is extracted once."""
     spans = []
     for token in _TOKEN.finditer(text):
-        word = token.group()
-        if "." not in word or _LONG_LABEL_CHAIN.search(word) or not _TOP_LEVEL_DOMAIN.search(word):
+        if "." not in token.group():
             continue
         start, end = token.span()
         before = text[start - 1] if start else ""
@@ -157,6 +157,8 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
 
 @lru_cache(maxsize=65536)
 def _token_urls(before: str, token: str, after: str) -> tuple[tuple[int, int], ...]:
+    if _LONG_LABEL_CHAIN.search(token) or not _TOP_LEVEL_DOMAIN.search(token):
+        return ()
     shift = len(before)
     found = extract_urls_with_indices(before + token + after)
     return tuple(

@@ -81,17 +81,18 @@ class LimitedEnvironment(ImmutableSandboxedEnvironment):
     # -- hooks the compiled template calls ----------------------------------------------------
 
     def concat(self, pieces: Iterable[str]) -> str:  # type: ignore[override]
-        """Every output join (a template's text, a macro's, a `{% set %}` block's)."""
+        """Every output join (a template's text, a macro's, a `{% set %}` block's), counted
+        piece by piece so that it stops before the text is built. (Loops and calls making the
+        pieces tick the deadline themselves.)"""
         parts: list[str] = []
         total = 0
-        budget = current_budget()
+        limit = self.limits.rendered_chars
         for piece in pieces:
             total += len(piece)
-            if total > self.limits.rendered_chars:
+            if total > limit:
                 self.sizes.too_long(total)
             parts.append(piece)
-            if budget is not None:
-                budget.tick()
+        tick()
         return "".join(parts)
 
     def guard_size(self, value: Any) -> Any:

@@ -126,7 +126,6 @@ class RecordingPlatform(ScriptedPlatform):
         return published
 
 
-@pytest.mark.timeout(120)
 def test_a_hostile_file_arriving_while_the_daemon_runs_does_not_delay_a_due_post(tmp_path, caplog):
     config = _config(tmp_path)
     (tmp_path / "campaigns" / "demo.yaml").write_text(GOOD)
