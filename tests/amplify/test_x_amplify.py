@@ -5,7 +5,6 @@ exactly the qualifying posts, once."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +19,8 @@ from bot.store.tables import CandidateRow, OutboxRow
 from tests.amplify.conftest import make_campaign
 from tests.fakes.x_server import XFakeServer
 from tests.platforms import conftest as x_fixtures
+from tests.platforms.conftest import ACCOUNT, CLIENT_TIMEOUT
+from tests.platforms.test_rate_gates import ManualClock
 
 pytestmark = pytest.mark.xfake
 x_server, x_fake, x_platform = x_fixtures.x_server, x_fixtures.x_fake, x_fixtures.x_platform
@@ -55,25 +56,35 @@ def stored(store: Store) -> list[str]:
 
 
 def test_a_429_mid_pass_resumes_from_the_cursor_without_missing_or_doubling(
-    x_platform: XPlatform, x_fake: XFakeServer, store: Store
+    x_fake: XFakeServer, store: Store
 ) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    x = XPlatform(
+        ACCOUNT.consumer_key,
+        ACCOUNT.consumer_secret,
+        ACCOUNT.access_token,
+        ACCOUNT.access_token_secret,
+        api_base_url=x_fake.url,
+        timeout=CLIENT_TIMEOUT,
+        clock=clock,
+    )
     ids = seed(x_fake, 250)
     campaign = make_campaign(platforms=["x"], links=[])
-    reset = int(time.time()) + 1
-    x_fake.state.fail_next("rate_limit", route=SEARCH, skip=1, reset_at=reset)
-    first = discovery(store).run(campaign, x_platform, "x", own(x_platform), datetime.now(UTC))
+    reset = clock.now() + timedelta(seconds=60)
+    x_fake.state.fail_next("rate_limit", route=SEARCH, skip=1, reset_at=int(reset.timestamp()))
+    first = discovery(store).run(campaign, x, "x", own(x), clock.now())
     assert first.new == 100 and "rate limited" in first.stopped[0]
-    time.sleep(max(0.0, reset - time.time()) + 0.2)
-    second = discovery(store).run(campaign, x_platform, "x", own(x_platform), datetime.now(UTC))
+    clock.advance(timedelta(seconds=61))  # past the reset on the adapter's clock: no waiting
+    second = discovery(store).run(campaign, x, "x", own(x), clock.now())
     assert second.new == 150 and second.stopped == []
     assert stored(store) == sorted(ids)  # every post once: none missed, none doubled
     calls = x_fake.state.calls(SEARCH)
     assert [c.status for c in calls] == [200, 429, 200, 200]
     # A later pass asks only for posts newer than the newest seen, and finds the new one.
     newest = x_fake.state.add_post("One more #Demo", author="friend")
-    third = discovery(store).run(campaign, x_platform, "x", own(x_platform), datetime.now(UTC))
+    third = discovery(store).run(campaign, x, "x", own(x), clock.now())
     assert (third.found, third.new) == (1, 1) and newest in stored(store)
-    assert x_reads_today(store, datetime.now(UTC)) == 251
+    assert x_reads_today(store, clock.now()) == 251
 
 
 def test_search_results_are_amplified_within_the_read_budget(
