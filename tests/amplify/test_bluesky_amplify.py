@@ -224,7 +224,7 @@ def test_the_running_daemon_discovers_and_reposts_a_supporters_post(
     )
     secret = {"KINDLING_BLUESKY_APP_PASSWORD": SecretStr(account.password)}
     config = Config(settings, tmp_path, Secrets(secret))
-    store = Store(config.database_url)
+    store = Store(config.database)
     store.create_tables()
     store.dispose()
     bot = kindling_platform(network, tmp_path / "probe")
@@ -246,7 +246,7 @@ def test_the_running_daemon_discovers_and_reposts_a_supporters_post(
         runner.join(timeout=30)
     subjects = likes()
     assert subjects.count(liked["uri"]) == 1
-    with Store(config.database_url).read() as session:
+    with Store(config.database).read() as session:
         states = {c.author_handle: c.state for c in session.query(CandidateRow)}
     assert states == {friend.handle: "planned", stranger.handle: "skipped"}
 
