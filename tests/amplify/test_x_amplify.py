@@ -19,7 +19,7 @@ from bot.store.tables import CandidateRow, OutboxRow
 from tests.amplify.conftest import make_campaign
 from tests.fakes.x_server import XFakeServer
 from tests.platforms import conftest as x_fixtures
-from tests.platforms.conftest import ACCOUNT, CLIENT_TIMEOUT
+from tests.platforms.conftest import make_platform
 from tests.platforms.test_rate_gates import ManualClock
 
 pytestmark = pytest.mark.xfake
@@ -59,15 +59,7 @@ def test_a_429_mid_pass_resumes_from_the_cursor_without_missing_or_doubling(
     x_fake: XFakeServer, store: Store
 ) -> None:
     clock = ManualClock(datetime.now(UTC))
-    x = XPlatform(
-        ACCOUNT.consumer_key,
-        ACCOUNT.consumer_secret,
-        ACCOUNT.access_token,
-        ACCOUNT.access_token_secret,
-        api_base_url=x_fake.url,
-        timeout=CLIENT_TIMEOUT,
-        clock=clock,
-    )
+    x = make_platform(x_fake.url, clock=clock)
     ids = seed(x_fake, 250)
     campaign = make_campaign(platforms=["x"], links=[])
     reset = clock.now() + timedelta(seconds=60)
@@ -115,5 +107,7 @@ def test_search_results_are_amplified_within_the_read_budget(
     assert set(x_fake.state.retweets) == reposted
     # The budget holds for the rest of the day: no further search call at all.
     calls = len(x_fake.state.calls(SEARCH))
-    again = discovery(store, reads=30).run(campaign, x_platform, "x", own(x_platform), now)
+    # (the day the reads were charged: `now` above may be tomorrow morning, after quiet hours)
+    today = datetime.now(UTC)
+    again = discovery(store, reads=30).run(campaign, x_platform, "x", own(x_platform), today)
     assert again.x_reads == 0 and len(x_fake.state.calls(SEARCH)) == calls
