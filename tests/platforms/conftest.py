@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from requests_oauthlib import OAuth1
 
+from bot.clock import Clock
 from bot.platforms.base import PostRequest
 from bot.platforms.x import XPlatform
 from tests.fakes.x_server import XFakeServer
@@ -66,7 +67,10 @@ def closed_port_url() -> str:
 
 
 def make_platform(
-    url: str, account: FakeAccount = ACCOUNT, timeout: float = CLIENT_TIMEOUT
+    url: str,
+    account: FakeAccount = ACCOUNT,
+    timeout: float = CLIENT_TIMEOUT,
+    clock: Clock | None = None,
 ) -> XPlatform:
     return XPlatform(
         account.consumer_key,
@@ -75,6 +79,7 @@ def make_platform(
         account.access_token_secret,
         api_base_url=url,
         timeout=timeout,
+        clock=clock,
     )
 
 

@@ -10,9 +10,8 @@ import pytest
 
 from bot.platforms.base import RateLimited
 from bot.platforms.bluesky_support import RateLimitGate
-from bot.platforms.x import XPlatform
 from tests.fakes.x_server import XFakeServer
-from tests.platforms.conftest import ACCOUNT, CLIENT_TIMEOUT
+from tests.platforms.conftest import make_platform
 
 METRICS = "GET /2/tweets"
 
@@ -34,15 +33,7 @@ def test_x_refuses_a_spent_route_until_the_injected_clock_passes_its_reset(
 ) -> None:
     clock = ManualClock(datetime.now(UTC))
     reset = clock.now() + timedelta(minutes=15)
-    x = XPlatform(
-        ACCOUNT.consumer_key,
-        ACCOUNT.consumer_secret,
-        ACCOUNT.access_token,
-        ACCOUNT.access_token_secret,
-        api_base_url=x_fake.url,
-        timeout=CLIENT_TIMEOUT,
-        clock=clock,
-    )
+    x = make_platform(x_fake.url, clock=clock)
     x_fake.state.fail_next("rate_limit", route=METRICS, reset_at=int(reset.timestamp()))
     with pytest.raises(RateLimited) as first:
         x.metrics(["1"])
