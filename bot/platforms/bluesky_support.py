@@ -36,6 +36,11 @@ MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: maxSize
 DEFAULT_BACKOFF = timedelta(seconds=60)
 MENTION_REASONS = ("mention", "reply", "quote")
 MAX_NOTIFICATION_PAGES = 10
+# listNotifications is ordered by sortAt, the earlier of a record's createdAt and the AppView's
+# indexedAt, so a notification indexed late sorts among ones already read. Each poll reads this
+# far below the newest time seen before (the store keeps each response once, by its URI) rather
+# than stopping at the first notification it has seen.
+LATE_INDEXING = timedelta(minutes=30)
 
 
 class RecordNotFound(Rejected):
@@ -179,27 +184,39 @@ def quoted_uri(record: Any) -> str | None:
 def collect_mentions(
     fetch: Callable[[str | None], Any], cursor: str | None, own_did: str
 ) -> MentionPage:
-    """Page through listNotifications (newest first) down to `cursor`, the newest indexedAt
-    returned last time; the first call (no cursor) reads one page. Other accounts' mentions,
-    replies and quotes only; the new cursor is the newest indexedAt seen."""
+    """Page through listNotifications (newest first) down to `LATE_INDEXING` below `cursor`, the
+    newest indexedAt returned last time; the first call (no cursor) reads one page. Other
+    accounts' mentions, replies and quotes only, some of them possibly returned before; the new
+    cursor is the newest indexedAt seen."""
     seen_until = newest_time = parse_time(cursor)
+    read_down_to = seen_until - LATE_INDEXING if seen_until is not None else None
     newest, page, found = cursor, None, []
     for _ in range(MAX_NOTIFICATION_PAGES):
         answer = fetch(page)
         reached_old = False
         for item in answer.notifications:
-            when = parse_time(item.indexed_at)
-            if seen_until is not None and when is not None and when <= seen_until:
+            indexed = parse_time(item.indexed_at)
+            sort_time = _sort_time(item, indexed)
+            if read_down_to is not None and sort_time is not None and sort_time < read_down_to:
                 reached_old = True
                 break
-            if when is not None and (newest_time is None or when > newest_time):
-                newest, newest_time = item.indexed_at, when
+            if indexed is not None and (newest_time is None or indexed > newest_time):
+                newest, newest_time = item.indexed_at, indexed
             if item.reason in MENTION_REASONS and item.author.did != own_did:
                 found.append(mention_of(item))
         page = answer.cursor
         if reached_old or seen_until is None or not page or not answer.notifications:
             break
     return MentionPage(mentions=found, cursor=newest)
+
+
+def _sort_time(item: Any, indexed: datetime | None) -> datetime | None:
+    """The AppView's sortAt for a notification: the earlier of its record's createdAt and its
+    indexedAt."""
+    created = parse_time(field(item.record, "created_at"))
+    if created is None or indexed is None:
+        return indexed or created
+    return min(created, indexed)
 
 
 def mention_of(item: Any) -> Mention:

@@ -4,8 +4,11 @@ mapping, the rate-limit gate, configuration. (The network tests are in test_blue
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +37,7 @@ from bot.platforms.bluesky_richtext import (
     length_problem,
     record_key,
 )
-from bot.platforms.bluesky_support import RateLimitGate, TokenRejected
+from bot.platforms.bluesky_support import RateLimitGate, TokenRejected, collect_mentions
 
 SLOT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -253,3 +256,60 @@ def test_facets_agree_with_the_sdk_detection(text):
         theirs.append(("mention", mention.handle, mention.byte_start, mention.byte_end))
     ours = [(f.kind, f.value, f.byte_start, f.byte_end) for f in detect_facets(text)]
     assert sorted(ours, key=lambda f: f[2]) == sorted(theirs, key=lambda f: f[2])
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+def notification(uri: str, created: datetime, indexed: datetime, reason: str = "reply") -> object:
+    record = {"text": uri, "createdAt": created.isoformat()}
+    author = SimpleNamespace(did=f"did:plc:{uri}", handle=f"{uri}.test")
+    return SimpleNamespace(
+        uri=f"at://did:plc:{uri}/app.bsky.feed.post/{uri}",
+        reason=reason,
+        record=record,
+        author=author,
+        indexed_at=indexed.isoformat(),
+    )
+
+
+def listing(*items: Any, page_size: int = 2) -> Callable[[str | None], object]:
+    """listNotifications as the AppView answers it: newest sortAt first, paged."""
+    ordered = sorted(items, key=lambda n: min(n.indexed_at, n.record["createdAt"]), reverse=True)
+
+    def fetch(cursor: str | None) -> object:
+        start = int(cursor or 0)
+        rest = ordered[start + page_size :]
+        return SimpleNamespace(
+            notifications=ordered[start : start + page_size],
+            cursor=str(start + page_size) if rest else None,
+        )
+
+    return fetch
+
+
+def test_a_notification_indexed_late_is_found_below_ones_already_read():
+    # The quote was created before the target's reply but indexed after the first poll, so it
+    # sorts below the reply (sortAt is the earlier of createdAt and indexedAt).
+    t = SLOT
+    early_reply = notification("supporter", t, t + timedelta(seconds=1))
+    target_reply = notification("target", t + timedelta(seconds=4), t + timedelta(seconds=5))
+    first = collect_mentions(listing(target_reply, early_reply), None, "did:plc:bot")
+    assert [m.author_handle for m in first.mentions] == ["target.test", "supporter.test"]
+    late_quote = notification("quoter", t + timedelta(seconds=2), t + timedelta(seconds=9), "quote")
+    old = notification("old", t - timedelta(hours=2), t - timedelta(hours=2))
+    second = collect_mentions(
+        listing(target_reply, late_quote, early_reply, old), first.cursor, "did:plc:bot"
+    )
+    assert "quoter.test" in [m.author_handle for m in second.mentions]
+    assert "old.test" not in [m.author_handle for m in second.mentions]  # read down to a bound
+    assert second.cursor == late_quote.indexed_at
+
+
+def test_the_bots_own_notifications_and_likes_are_left_out():
+    t = SLOT
+    own = notification("bot", t, t)
+    own.author.did = "did:plc:bot"
+    like = notification("liker", t, t, reason="like")
+    page = collect_mentions(listing(own, like), None, "did:plc:bot")
+    assert page.mentions == [] and page.cursor == t.isoformat()
