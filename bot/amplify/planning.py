@@ -11,8 +11,6 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.amplify.decisions import CandidateState
@@ -21,6 +19,7 @@ from bot.publish.amplifications import PlannedAmplification, plan_amplification,
 from bot.publish.states import OutboxState
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow, PollCursorRow
+from bot.store.upsert import upsert
 
 log = logging.getLogger("kindling.amplify")
 
@@ -141,9 +140,7 @@ def _take_planning_lock(
         "amplify-plan:"
         + hashlib.sha256(f"{mode}|{campaign_id}|{platform}".encode()).hexdigest()[:40]
     )
-    dialect = session.get_bind().dialect.name
-    upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    statement = upsert(PollCursorRow).values(name=name, cursor=None, updated_at=now)
+    statement = upsert(session, PollCursorRow).values(name=name, cursor=None, updated_at=now)
     session.execute(
         statement.on_conflict_do_update(index_elements=["name"], set_={"updated_at": now})
     )
