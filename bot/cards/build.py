@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from PIL import Image
 from bot.campaign.model import Campaign, Cards, Localised, Quote
 from bot.cards import fonts
 from bot.cards.design import SIZES, CardText, Plan, Size, plan
+from bot.cards.images import write_atomically
 from bot.cards.render import draw_card
 
 # Changed whenever the design or drawing changes, so cached cards are drawn again.
@@ -136,14 +135,5 @@ def card_png(
         raise CardTooLong(laid_out)
     png = draw_card(laid_out, look, logo)
     if target is not None:
-        _write_atomically(target, png)
+        write_atomically(target, png)
     return png
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Written under a temporary name and renamed: a reader never sees half a card."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temporary, target)
