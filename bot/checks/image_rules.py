@@ -5,7 +5,7 @@ within each platform's limit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.campaign.confine import Refused, is_file
@@ -34,7 +34,7 @@ def image_problems(loaded: LoadedCampaign, cache: Path | None = None) -> list[Pr
     return problems
 
 
-def _platforms(campaign: Campaign, chosen: list[str] | None) -> list[str]:
+def _platforms(campaign: Campaign, chosen: Sequence[str] | None) -> list[str]:
     return [name for name in (chosen or campaign.platforms) if name in PLATFORM_LIMITS]
 
 
