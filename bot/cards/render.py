@@ -15,7 +15,8 @@ MARK = "“"
 
 
 def draw_card(plan: Plan, look: Cards, logo: Image.Image | None) -> bytes:
-    """The card as PNG bytes (no metadata, fixed compression: deterministic)."""
+    """The card as PNG bytes (no metadata, fixed palette method and compression: the same
+    inputs give the same bytes)."""
     size = plan.size
     image = Image.new("RGB", (size.width, size.height), look.background)
     pen = ImageDraw.Draw(image)
@@ -35,8 +36,11 @@ def draw_card(plan: Plan, look: Cards, logo: Image.Image | None) -> bytes:
         _text(pen, plan.footer, look.accent, centred)
     if logo is not None:
         _logo(image, logo, plan.logo)
+    # A card is a few flat colours and their anti-aliasing: 256 colours keep every edge, and
+    # the file is a third of the RGB one (Bluesky takes 1,000,000 bytes at most).
+    palette = image.quantize(256, method=Image.Quantize.FASTOCTREE)
     out = io.BytesIO()
-    image.save(out, "PNG", compress_level=6)
+    palette.save(out, "PNG", compress_level=9)
     return out.getvalue()
 
 
