@@ -40,7 +40,7 @@ def draw_card(plan: Plan, look: Cards, logo: Image.Image | None) -> bytes:
     # the file is a third of the RGB one (Bluesky takes 1,000,000 bytes at most).
     palette = image.quantize(256, method=Image.Quantize.FASTOCTREE)
     out = io.BytesIO()
-    palette.save(out, "PNG", compress_level=9)
+    palette.save(out, "PNG", compress_level=6)
     return out.getvalue()
 
 
