@@ -26,8 +26,12 @@ from tests.conftest import MINIMAL_CAMPAIGN
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3CRET-do-not-print-4242"
-# A PNG signature is enough: the check looks at the path and the suffix, never decodes it.
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+# A real 1×1 PNG: the check decodes every image it can reach (bot/checks/image_rules.py).
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc```\x00\x00\x00\x04\x00\x01\xf6\x178U\x00\x00\x00"
+    b"\x00IEND\xaeB`\x82"
+)
 HEADER = """\
 id: demo
 name: {cy: "Ymgyrch", en: "Campaign"}

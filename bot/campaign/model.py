@@ -400,6 +400,29 @@ class Amplify(Model):
         return self
 
 
+Colour = Annotated[
+    str, AfterValidator(_matches(r"#[0-9A-Fa-f]{6}", "a colour written #rrggbb (e.g. #1d3557)"))
+]
+CardFont = Literal["open-sans"]
+CardLayout = Literal["left", "centred"]
+CardFooter = Literal["hashtag", "link", "both", "none"]
+
+
+class Cards(Model):
+    """The look of the quote cards made from the quote pools (bot/cards/, docs/campaigns.md)."""
+
+    background: Colour = "#1d3557"
+    text: Colour = "#ffffff"
+    # The quotation mark, the rule under the quote and the footer.
+    accent: Colour = "#f4a261"
+    # A PNG, JPEG or WebP inside the campaign's folder, drawn in the bottom corner.
+    logo: NonEmpty | None = None
+    font: CardFont = "open-sans"
+    layout: CardLayout = "left"
+    # What the footer shows: the first hashtag, the first link (without https://), or both.
+    footer: CardFooter = "both"
+
+
 class Campaign(Model):
     id: Id
     name: LangText
@@ -424,6 +447,7 @@ class Campaign(Model):
     target_files: list[NonEmpty] = []
     asks: list[Ask] = []
     amplify: Amplify | None = None
+    cards: Cards = Cards()
 
     @property
     def primary_language(self) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.campaign.loader import FileLimits, LoadedCampaign, campaign_files, load_campaign
 from bot.checks.campaign_rules import check_campaign, stance_notes
+from bot.checks.image_rules import image_problems
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
 from bot.compose.templates import TemplateProblem, Templates
@@ -73,9 +74,12 @@ def check_templates(templates: Templates) -> list[Problem]:
     return problems
 
 
-def check_one(path: Path, templates: Templates, default_timezone: str) -> CampaignReport:
+def check_one(
+    path: Path, templates: Templates, default_timezone: str, image_cache: Path | None = None
+) -> CampaignReport:
     """Load, check and render one campaign under the limits `templates` carries (file sizes,
-    and one deadline for all of the campaign's renderings: limits.campaign_render_seconds)."""
+    and one deadline for all of the campaign's renderings: limits.campaign_render_seconds).
+    Images re-encoded to fit a platform are kept in `image_cache`."""
     limits = FileLimits(templates.limits.campaign_file_bytes, templates.limits.targets_file_bytes)
     loaded, problems = load_campaign(path, default_timezone=default_timezone, limits=limits)
     report = CampaignReport(display_path(path), loaded, problems=problems)
@@ -87,8 +91,14 @@ def check_one(path: Path, templates: Templates, default_timezone: str) -> Campai
         report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
         report.renderings, rendering_problems = render_campaign(loaded, templates)
     report.problems += rendering_problems
+    report.problems += image_problems(loaded, image_cache)
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))
     return report
+
+
+def image_cache(config: Config) -> Path:
+    """Where images re-encoded to fit a platform and drawn cards are kept."""
+    return config.data_dir / "cache" / "images"
 
 
 def run_check(config: Config, paths: list[Path]) -> CheckReport:
@@ -107,5 +117,7 @@ def run_check(config: Config, paths: list[Path]) -> CheckReport:
             )
         )
     for path in files:
-        report.campaigns.append(check_one(path, templates, config.settings.general.timezone))
+        report.campaigns.append(
+            check_one(path, templates, config.settings.general.timezone, image_cache(config))
+        )
     return report
