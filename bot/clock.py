@@ -17,14 +17,25 @@ class SystemClock:
 
 
 class AcceleratedClock:
-    """Starts at `start` and runs `speed` times faster than real time (speed 60: a minute a second)."""
+    """Starts at `start` and runs `speed` times faster than real time (speed 60: a minute a second).
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    `held=True` keeps it at `start` until `begin()`: a daemon's start-up (imports, database,
+    the first plan) takes real seconds, which a fast clock would turn into hours of skipped slots.
+    """
+
+    def __init__(self, start: datetime, speed: float, *, held: bool = False) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.start = start.astimezone(UTC)
         self.speed = speed
-        self._origin = time.monotonic()
+        self._origin: float | None = None if held else time.monotonic()
+
+    def begin(self) -> None:
+        """Let a held clock run from `start` (no effect on a running one)."""
+        if self._origin is None:
+            self._origin = time.monotonic()
 
     def now(self) -> datetime:
+        if self._origin is None:
+            return self.start
         return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)

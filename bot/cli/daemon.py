@@ -119,7 +119,7 @@ def _clock(zone: ZoneInfo, start: str | None, speed: float) -> Clock:
     if not start and speed == 1.0:
         return SystemClock()
     origin = parse_moment(start, zone, datetime.now(UTC)) if start else datetime.now(UTC)
-    return AcceleratedClock(origin, speed)
+    return AcceleratedClock(origin, speed, held=True)
 
 
 @click.command()

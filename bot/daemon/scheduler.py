@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.amplify.discovery import Discovery
 from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
-from bot.clock import Clock, SystemClock
+from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
 from bot.daemon.leader import LeaderLock
 from bot.engagement.poller import Cadence, EngagementPoller
@@ -123,6 +123,8 @@ class Daemon:
         except BaseException:
             self.leader.release()
             raise
+        if isinstance(self.clock, AcceleratedClock):
+            self.clock.begin()  # a held clock runs from the first plan, not from the command line
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},

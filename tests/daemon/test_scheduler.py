@@ -161,7 +161,8 @@ def test_hot_reload_applies_valid_changes_and_keeps_the_last_good_campaign(proje
         # A valid change: the new message's slots are planned without a restart.
         campaign.write_text(DEMO + added)
         wait_for(run, "campaign 'demo' reloaded")
-        wait_for(run, "planned campaign 'demo': 4 new slot(s)")
+        # The new message's 4 slots (and, as the clock moved on, any slot the window now reaches).
+        wait_for(run, "planned campaign 'demo':")
         rows = [r for r in outbox(project) if r["message_id"] == "added"]
         assert len(rows) == 4 and {r["state"] for r in rows} == {"planned"}
         # An invalid change: rejected with its location; the last good version keeps running.
