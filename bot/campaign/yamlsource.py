@@ -34,6 +34,25 @@ class Located:
     file: str
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    text: str = ""  # the document as written, to find a piece of a value in it
+
+    def find(self, start: tuple[int, int], needle: str, skip: int = 0) -> tuple[int, int] | None:
+        """(line, col) of the `skip`+1-th `needle` written in the value that starts at `start`
+        (before the next value of the document starts), or None."""
+        lines = self.text.splitlines(keepends=True)
+        if not needle or not 1 <= start[0] <= len(lines):
+            return None
+        later = [where for where in self.values.values() if where > start]
+        end_line, end_col = min(later) if later else (len(lines) + 1, 1)
+        offset = sum(len(line) for line in lines[: start[0] - 1]) + start[1] - 1
+        end = sum(len(line) for line in lines[: end_line - 1]) + end_col - 1
+        for _ in range(skip + 1):
+            found = self.text.find(needle, offset, end)
+            if found < 0:
+                return None
+            offset = found + 1
+        line = self.text.count("\n", 0, found) + 1
+        return line, found - (self.text.rfind("\n", 0, found) + 1) + 1
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -122,7 +141,7 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     """Parse one YAML document. Returns (located data, []) or (None, problems)."""
     yaml = YAML(typ="rt")
     yaml.version = (1, 2)
-    located = Located(data=None, file=file)
+    located = Located(data=None, file=file, text=text)
     try:
         node = yaml.compose(text)
     except MarkedYAMLError as exc:
