@@ -175,3 +175,17 @@ def test_preview_refuses_it_too(workdir, write):
     assert result.exit_code == 1
     assert "campaigns/demo.yaml:15:9: `{{ quote.role }}` prints a mapping" in result.output
     assert "{'cy': 'Cadeirydd', 'en': 'Chair'}" not in result.output.replace("({'cy'", "")
+
+
+def test_the_amplify_quote_text_is_refused_at_its_expression(problems_of):
+    text = MINIMAL_CAMPAIGN + (
+        "hashtags: [CoproductionWales]\n"
+        "amplify:\n"
+        "  platforms: [bluesky]\n"
+        "  action: quote\n"
+        '  quote: {cy: "Diolch {{ author }} {{ hashtags }}", en: "Thanks {{ author }}"}\n'
+    )
+    assert problems_of(text) == [
+        f"campaigns/c.yaml:15:{_col(text, 15, '{{ hashtags')}: `{{{{ hashtags }}}}` prints a "
+        "list: join it (`| join(' ')`), or use `| tags` for hashtags"
+    ]
