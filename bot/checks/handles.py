@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Message, Target
@@ -66,25 +67,56 @@ def _target_notes(loaded: LoadedCampaign, target: Target) -> Iterator[Problem]:
         )
 
 
-def _mention_notes(loaded: LoadedCampaign, message: Message) -> list[Problem]:
-    """Mentions typed into the message's texts (not printed by `{{ … }}`), per platform."""
-    platforms = message.platforms or loaded.campaign.platforms
+@dataclass(frozen=True)
+class TypedMention:
+    """An `@mention` typed into a message's text: `skip` earlier ones are written the same."""
+
+    message: Message
+    path: tuple[str | int, ...]
+    written: str  # with its '@'
+    skip: int
+
+
+def typed_mentions(message: Message) -> Iterator[TypedMention]:
+    """The mentions typed into the message's texts and thread (not printed by `{{ … }}`)."""
     texts: list[tuple[tuple[str | int, ...], str]] = [
         (("text", language), text) for language, text in (message.text or {}).items()
     ]
     for index, reply in enumerate(message.thread):
         texts += [(("thread", index, language), text) for language, text in reply.items()]
-    notes = []
     for path, text in texts:
         seen: dict[str, int] = {}
         for match in _MENTION.finditer(text):
             written = match.group(0).rstrip(".-")
             skip = seen.get(written, 0)
             seen[written] = skip + 1
-            reasons = [r for p in platforms if (r := _unreachable(p, written[1:])) is not None]
-            if reasons:
-                notes.append(_at_mention(loaded, message, path, written, skip, "; ".join(reasons)))
+            yield TypedMention(message, path, written, skip)
+
+
+def located(loaded: LoadedCampaign, mention: TypedMention, message: str) -> Problem:
+    """`message` at the mention itself, or at its text when it cannot be found there."""
+    file, line, col = loaded.where(mention.message, mention.path)
+    found = loaded.find_written(mention.message, (line, col), mention.written, mention.skip)
+    if found is None:
+        return loaded.problem(mention.message, mention.path, message)
+    return Problem(file, found[0], found[1], message)
+
+
+def _mention_notes(loaded: LoadedCampaign, message: Message) -> list[Problem]:
+    platforms = message.platforms or loaded.campaign.platforms
+    notes = []
+    for mention in typed_mentions(message):
+        name = mention.written[1:]
+        reasons = [r for p in platforms if (r := _unreachable(p, name)) is not None]
+        if reasons:
+            text = f"message '{message.id}' mentions '{excerpt(mention.written)}': "
+            notes.append(located(loaded, mention, text + "; ".join(reasons)))
     return notes
+
+
+def mentionable(platform: str, name: str) -> bool:
+    """Whether `@name` in a text can mention an account on `platform`."""
+    return _unreachable(platform, name) is None
 
 
 def _unreachable(platform: str, name: str) -> str | None:
@@ -100,19 +132,3 @@ def _unreachable(platform: str, name: str) -> str | None:
             "on Bluesky it mentions nobody (a Bluesky mention is a full handle, @name.bsky.social)"
         )
     return None
-
-
-def _at_mention(
-    loaded: LoadedCampaign,
-    message: Message,
-    path: tuple[str | int, ...],
-    written: str,
-    skip: int,
-    reasons: str,
-) -> Problem:
-    text = f"message '{message.id}' mentions '{excerpt(written)}': {reasons}"
-    file, line, col = loaded.where(message, path)
-    found = loaded.find_written(message, (line, col), written, skip)
-    if found is None:
-        return loaded.problem(message, path, text)
-    return Problem(file, found[0], found[1], text)
