@@ -200,6 +200,17 @@ class WebSettings(Section):
     )
 
 
+class CheckSettings(Section):
+    webfinger_url: str = Field(
+        default="https://{server}/.well-known/webfinger",
+        description="Where `kindling check --online` asks whether a Mastodon address exists; "
+        "{server} is the address's server.",
+    )
+    timeout_seconds: float = Field(
+        default=8.0, gt=0, le=120, description="Timeout for one lookup of `check --online`."
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
@@ -286,6 +297,9 @@ class Settings(Section):
         default=LimitsSettings(), description="What campaign files may make Kindling do."
     )
     web: WebSettings = Field(default=WebSettings(), description="The action pages' web server.")
+    check: CheckSettings = Field(
+        default=CheckSettings(), description="`kindling check --online`: looking handles up."
+    )
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,14 @@ class LoadedCampaign:
         line, col = located.where((*base, *path))
         return located.file, line, col
 
+    def find_written(
+        self, entry: object, start: tuple[int, int], needle: str, skip: int = 0
+    ) -> tuple[int, int] | None:
+        """Where `needle` is written in the value of `entry` that starts at `start`: see
+        Located.find."""
+        located, _ = self.origins.get(id(entry), (self.located, ()))
+        return located.find(start, needle, skip)
+
     def file_named(self, name: str) -> Path:
         """The file a campaign names (an image, a logo), resolved inside the campaign's folder.
         Raises Refused for anything outside it."""

@@ -55,7 +55,7 @@ def load_yaml_cached(
         stored = marshal.loads(entry.read_bytes())
         if isinstance(stored, tuple) and len(stored) == 4 and stored[0] == key:
             _, data, values, keys = stored
-            return Located(data=data, file=file, values=values, keys=keys), []
+            return Located(data=data, file=file, values=values, keys=keys, text=text), []
     except (OSError, ValueError, EOFError, TypeError):
         pass  # no entry, an unreadable or foreign one: parse
     located, problems = load_yaml(text, file)

@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.campaign.yamlhints import hint_above, hint_at
 from bot.problems import Problem, excerpt
 
 Path_ = tuple[str | int, ...]
@@ -34,6 +35,25 @@ class Located:
     file: str
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    text: str = ""  # the document as written, to find a piece of a value in it
+
+    def find(self, start: tuple[int, int], needle: str, skip: int = 0) -> tuple[int, int] | None:
+        """(line, col) of the `skip`+1-th `needle` written in the value that starts at `start`
+        (before the next value of the document starts), or None."""
+        lines = self.text.splitlines(keepends=True)
+        if not needle or not 1 <= start[0] <= len(lines):
+            return None
+        later = [where for where in self.values.values() if where > start]
+        end_line, end_col = min(later) if later else (len(lines) + 1, 1)
+        offset = sum(len(line) for line in lines[: start[0] - 1]) + start[1] - 1
+        end = sum(len(line) for line in lines[: end_line - 1]) + end_col - 1
+        for _ in range(skip + 1):
+            found = self.text.find(needle, offset, end)
+            if found < 0:
+                return None
+            offset = found + 1
+        line = self.text.count("\n", 0, found) + 1
+        return line, found - (self.text.rfind("\n", 0, found) + 1) + 1
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -87,6 +107,13 @@ class _Builder:
             return node.value.replace("\a", "")
         return node.value
 
+    def _not_a_name(self, key_node: Node) -> Problem:
+        line, col = _mark(key_node)
+        hint = hint_at(self.located.text, line)
+        if hint is not None:  # `cy: {{ link }}` is a mapping whose key is a mapping
+            return Problem(self.located.file, line, hint[0], hint[1])
+        return Problem(self.located.file, line, col, "a key must be a plain name")
+
     def _build_collection(self, node: Node, path: Path_) -> Any:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
@@ -94,10 +121,7 @@ class _Builder:
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode):
-                    line, col = _mark(key_node)
-                    self.problems.append(
-                        Problem(self.located.file, line, col, "a key must be a plain name")
-                    )
+                    self.problems.append(self._not_a_name(key_node))
                     continue
                 key = key_node.value
                 if key in result:
@@ -118,18 +142,27 @@ class _Builder:
         raise TypeError(f"unexpected YAML node {type(node).__name__}")  # pragma: no cover
 
 
+def _syntax_problem(exc: MarkedYAMLError, text: str, file: str) -> Problem:
+    """Where the parser gave up, or where the mistake that made it give up was written."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    reason = f"YAML syntax error: {excerpt(exc.problem or exc.context or 'invalid YAML', 120)}"
+    hint = hint_above(text, line)
+    if hint is None:
+        return Problem(file, line, col, reason)
+    hint_line, hint_col, message = hint
+    return Problem(file, hint_line, hint_col, f"{message} ({reason} at line {line})")
+
+
 def load_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     """Parse one YAML document. Returns (located data, []) or (None, problems)."""
     yaml = YAML(typ="rt")
     yaml.version = (1, 2)
-    located = Located(data=None, file=file)
+    located = Located(data=None, file=file, text=text)
     try:
         node = yaml.compose(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "invalid YAML"
-        return None, [Problem(file, line, col, f"YAML syntax error: {excerpt(reason, 120)}")]
+        return None, [_syntax_problem(exc, text, file)]
     except YAMLError as exc:
         return None, [Problem(file, 1, 1, f"YAML error: {excerpt(exc, 120)}")]
     except RecursionError:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.campaign.loader import FileLimits, LoadedCampaign, campaign_files, load_campaign
 from bot.checks.campaign_rules import check_campaign, stance_notes
+from bot.checks.handles import handle_notes
 from bot.checks.image_rules import image_problems
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
@@ -88,7 +89,9 @@ def check_one(
         return report
     with templates.campaign_budget():
         report.problems += check_campaign(loaded, templates)
-        report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
+        report.notes = (
+            stance_notes(loaded) + repeated_text_notes(loaded, templates) + handle_notes(loaded)
+        )
         report.renderings, rendering_problems = render_campaign(loaded, templates)
     report.problems += rendering_problems
     report.problems += image_problems(loaded, image_cache)

@@ -25,8 +25,13 @@ COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also look up every Bluesky handle and Mastodon address (read-only, free; not X).",
+)
 @click.pass_context
-def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, online: bool) -> None:
     """Check config, campaigns, templates and every rendering against platform limits.
 
     PATHS are campaign files or directories (default: the campaigns directory).
@@ -44,10 +49,30 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     from bot.checks.run import run_check
 
     report = run_check(config, list(paths))
+    if online:
+        _look_up_handles(config, report)
     if as_json:
         _print_check_json(report)
         sys.exit(0 if report.ok else 1)
     _print_check_text(report)
+
+
+def _look_up_handles(config: Config, report: CheckReport) -> None:
+    """`check --online`: handles no account has become problems, failed lookups notes."""
+    from bot.checks.online import check_online
+    from bot.platforms.lookup import HandleLookup
+
+    settings = config.settings
+    with HandleLookup(
+        settings.bluesky.service_url,
+        settings.check.webfinger_url,
+        settings.check.timeout_seconds,
+    ) as lookup:
+        for campaign in report.campaigns:
+            if campaign.loaded is not None:
+                found = check_online(campaign.loaded, lookup)
+                campaign.problems = sorted(campaign.problems + found.problems)
+                campaign.notes += found.notes
 
 
 def _print_check_json(report: CheckReport) -> None:

@@ -48,9 +48,7 @@ def quote_problems(loaded: LoadedCampaign, templates: Templates) -> list[Problem
             try:
                 text = quote_text(loaded, templates, language, platform, SAMPLE_AUTHORS[platform])
             except TemplateProblem as problem:
-                problems.append(
-                    loaded.problem(campaign, ("amplify", "quote", language), problem.message)
-                )
+                problems.append(_located(loaded, language, problem))
                 break
             counted = count(platform, text)
             if not counted.ok:
@@ -63,3 +61,16 @@ def quote_problems(loaded: LoadedCampaign, templates: Templates) -> list[Problem
                     )
                 )
     return problems
+
+
+def _located(loaded: LoadedCampaign, language: str, problem: TemplateProblem) -> Problem:
+    """At the `{{ … }}` the problem names, if it names one, else at the quote's text."""
+    path = ("amplify", "quote", language)
+    file, line, col = loaded.where(loaded.campaign, path)
+    if problem.expression is not None:
+        found = loaded.find_written(
+            loaded.campaign, (line, col), problem.expression, problem.occurrence
+        )
+        if found is not None:
+            return Problem(file, found[0], found[1], problem.message)
+    return loaded.problem(loaded.campaign, path, problem.message)

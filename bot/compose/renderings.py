@@ -129,16 +129,22 @@ class _Renderer:
         if problem.template.startswith(INLINE_PREFIX):
             origin = problem.template.removeprefix(INLINE_PREFIX)
             path, yaml_line, yaml_col = origin.rsplit(":", 2)
+            start = (int(yaml_line), int(yaml_col))
+            message = f"{problem.message} (in {kind} '{entry.id}')"
+            if problem.expression is not None:
+                found = self.loaded.find_written(
+                    entry, start, problem.expression, problem.occurrence
+                )
+                if found is not None:
+                    return Problem(path, *found, message)
             offset = (problem.line or 1) - 1
-            return Problem(
-                path,
-                int(yaml_line) + offset,
-                int(yaml_col) if not offset else 1,
-                f"{problem.message} (in {kind} '{entry.id}')",
-            )
+            return Problem(path, start[0] + offset, start[1] if not offset else 1, message)
         template_path = display_path(self.templates.directory / problem.template)
         return Problem(
-            template_path, problem.line or 1, 1, f"{problem.message} (used by {used_by})"
+            template_path,
+            problem.line or 1,
+            problem.col or 1,
+            f"{problem.message} (used by {used_by})",
         )
 
     def base_context(self, language: str, platform: str) -> dict[str, Any]:

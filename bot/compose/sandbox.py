@@ -26,6 +26,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from markupsafe import EscapeFormatter, Markup
 from pydantic import BaseModel
 
+from bot.compose.printed import check_printed
 from bot.compose.sizes import (
     Budget,
     LimitExceeded,
@@ -44,8 +45,31 @@ _SIZE_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "t
 
 
 class GuardedCodeGenerator(CodeGenerator):
-    """Jinja's code generator, with every loop iterable and every `~` result passed through the
-    environment's guards (no other hook sees them: both are plain Python in compiled code)."""
+    """Jinja's code generator, with every loop iterable, every `~` result and every printed
+    value passed through the environment's guards (no other hook sees them: they are plain
+    Python in compiled code)."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        # Jinja folds a constant `{{ none }}` into text at compile time: every printed value
+        # is checked when it is printed instead.
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        super()._output_child_pre(node, frame, finalize)
+        if not isinstance(node, nodes.TemplateData):
+            self.write("environment.guard_printed(")
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if not isinstance(node, nodes.TemplateData):
+            # Which `{{ … }}` of its line this is (Jinja keeps lines, not columns), so an
+            # error can point at the expression itself.
+            printed = self.__dict__.setdefault("_printed_on_line", {})
+            ordinal = printed.get(node.lineno, 0)
+            printed[node.lineno] = ordinal + 1
+            self.write(f", {self.name!r}, {node.lineno}, {ordinal})")
+        super()._output_child_post(node, frame, finalize)
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         # Jinja allows no custom node types: the guard is a call of an environment attribute.
@@ -94,6 +118,9 @@ class LimitedEnvironment(ImmutableSandboxedEnvironment):
             parts.append(piece)
         tick()
         return "".join(parts)
+
+    def guard_printed(self, value: Any, template: str | None, line: int, ordinal: int) -> Any:
+        return check_printed(value, template or "", line, ordinal)
 
     def guard_size(self, value: Any) -> Any:
         return self.sizes.result(value)

@@ -38,6 +38,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SecurityError
 
 from bot.campaign.confine import Refused, TooLarge, inside, is_file, read_limited
+from bot.compose.printed import Unprintable, expression_at, occurrence, text_problem
 from bot.compose.sandbox import LimitedEnvironment
 from bot.compose.sizes import Budget, LimitExceeded, current_budget, reset_budget, set_budget
 from bot.config import LimitsSettings
@@ -47,13 +48,27 @@ INLINE_PREFIX = "inline:"
 
 
 class TemplateProblem(Exception):
-    """A template failed to compile or render; `template` and `line` say where."""
+    """A template failed to compile or render; `template` and `line` say where. For a value a
+    `{{ … }}` may not print, `col` and `expression` say which one, and `occurrence` how many
+    times the same expression is written before it in the template."""
 
-    def __init__(self, message: str, template: str, line: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        template: str,
+        line: int | None,
+        *,
+        col: int | None = None,
+        expression: str | None = None,
+        occurrence: int = 0,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.template = template
         self.line = line
+        self.col = col
+        self.expression = expression
+        self.occurrence = occurrence
 
 
 def hashtags_filter(tags: Iterable[str]) -> str:
@@ -223,12 +238,36 @@ class Templates:
         token = set_budget(self._budget())
         try:
             text = template.render(context)
+        except Unprintable as exc:
+            raise self._unprintable(exc) from None
         except Exception as exc:
             line = _template_line(template.filename or name)
             raise TemplateProblem(_render_failure(exc), name, line) from None
         finally:
             reset_budget(token)
+        problem = text_problem(text)
+        if problem is not None:
+            raise TemplateProblem(problem, name, None)
         return unicodedata.normalize("NFC", text.strip())
+
+    def _unprintable(self, exc: Unprintable) -> TemplateProblem:
+        """The problem at the `{{ … }}` that printed the value, quoting it with the fix."""
+        try:
+            source = self.env.loader.get_source(self.env, exc.template)[0]  # type: ignore[union-attr]
+        except Exception:  # the file changed or went since it was compiled: its line only
+            source = ""
+        found = expression_at(source, exc.line, exc.ordinal)
+        if found is None:
+            return TemplateProblem(f"a `{{{{ … }}}}` {exc}", exc.template, exc.line)
+        col, expression = found
+        return TemplateProblem(
+            f"`{excerpt(expression)}` {exc}",
+            exc.template,
+            exc.line,
+            col=col,
+            expression=expression,
+            occurrence=occurrence(source, exc.line, col, expression),
+        )
 
     def _budget(self) -> Budget:
         now = time.monotonic()
