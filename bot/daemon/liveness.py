@@ -55,7 +55,8 @@ def _describe(row: DaemonHeartbeatRow, now: datetime, gone: str | None) -> dict[
         "activity": row.activity,
         "started_at": row.started_at,
         "last_tick_at": row.last_tick_at,
-        "last_tick_seconds_ago": round((now - row.last_tick_at).total_seconds(), 1),
+        # Never negative: a tick may land between reading the clock and reading the row.
+        "last_tick_seconds_ago": max(0.0, round((now - row.last_tick_at).total_seconds(), 1)),
         "stopped_at": row.stopped_at,
         "every_seconds": row.every_seconds,
         "gone": gone,
