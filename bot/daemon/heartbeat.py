@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot import __version__
 from bot.daemon.systemd_notify import SystemdNotifier
@@ -85,15 +86,7 @@ class Heartbeat:
         now = datetime.now(UTC)
         try:
             with self.store.write() as session:
-                if self._row_id is None:
-                    session.execute(
-                        delete(DaemonHeartbeatRow).where(
-                            DaemonHeartbeatRow.last_tick_at < now - FORGET_AFTER
-                        )
-                    )
-                    row = self._new_row(now)
-                else:
-                    row = session.get(DaemonHeartbeatRow, self._row_id) or self._new_row(now)
+                row = self._own_row(session, now)
                 row.last_tick_at, row.activity = now, self.activity
                 row.role = role or row.role
                 row.stopped_at = now if stopped else None
@@ -107,6 +100,17 @@ class Heartbeat:
             self._failing = True
         else:
             self._failing = False
+
+    def _own_row(self, session: Session, now: datetime) -> DaemonHeartbeatRow:
+        """This process's row; made (forgetting long-gone daemons) at the first beat, and again
+        if the database was replaced under the daemon (the id is then someone else's)."""
+        if self._row_id is not None:
+            row = session.get(DaemonHeartbeatRow, self._row_id)
+            if row is not None and (row.pid, row.started_at) == (os.getpid(), self.started_at):
+                return row
+        forgotten = DaemonHeartbeatRow.last_tick_at < now - FORGET_AFTER
+        session.execute(delete(DaemonHeartbeatRow).where(forgotten))
+        return self._new_row(now)
 
     def _new_row(self, now: datetime) -> DaemonHeartbeatRow:
         return DaemonHeartbeatRow(

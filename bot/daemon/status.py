@@ -189,7 +189,7 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         ("Recent failures", report["recent_failures"]),
     ):
         console.print(_posts_table(title, rows))
-    console.print(_sent_table(report["recent_sent"], dry))
+    _print_sent(report["recent_sent"], dry, console)
     _print_amplification(report["amplification"], console)
     table = Table(title="Platforms (dry run: simulated accounts)" if dry else "Platforms")
     for column in ("platform", "auth", "detail", "paused until"):
@@ -221,20 +221,18 @@ def _posts_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _sent_table(rows: list[dict[str, Any]], dry: bool) -> Table:
-    table = Table(title="Recently recorded as sent by dry runs" if dry else "Recently sent")
-    for column in ("sent (UTC)", "campaign", "message", "lang", "platform", "link"):
-        table.add_column(column, overflow="fold")
+def _print_sent(rows: list[dict[str, Any]], dry: bool, console: Console) -> None:
+    """One line per post, its link whole (a table would fold it where it cannot be clicked)."""
+    console.print("Recently recorded as sent by dry runs:" if dry else "Recently sent:")
     for r in rows:
-        table.add_row(
-            f"{r['sent_at']:%Y-%m-%d %H:%M}" if r["sent_at"] else "",
-            r["campaign"],
-            r["message"],
-            r["language"],
-            r["platform"],
-            r["url"] or "",
+        sent = f"{r['sent_at']:%Y-%m-%d %H:%M}" if r["sent_at"] else "?"
+        console.print(
+            f"  {sent} UTC  {r['campaign']}/{r['message']} {r['language']} {r['platform']}  "
+            f"{r['url'] or '(no link)'}",
+            markup=False,
         )
-    return table
+    if not rows:
+        console.print("  none")
 
 
 def _print_amplification(amplification: dict[str, Any], console: Console) -> None:

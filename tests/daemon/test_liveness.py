@@ -16,8 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, select
+
 from bot import __version__
+from bot.daemon.heartbeat import Heartbeat
 from bot.daemon.liveness import daemon_liveness, liveness_lines
+from bot.daemon.systemd_notify import SystemdNotifier
 from bot.store import migrate
 from bot.store.engine import Store
 from bot.store.tables import DaemonHeartbeatRow
@@ -227,5 +231,35 @@ def test_liveness_from_rows_of_other_hosts_trusts_the_tick_alone(database_url):
             " UTC (31 s ago; no heartbeat for over 30 s)"
         ]
         assert daemon_liveness(store, later, missed=4)["running"]  # the threshold is the setting
+    finally:
+        store.dispose()
+
+
+def test_a_heartbeat_keeps_to_its_own_row_and_forgets_long_gone_daemons(database_url):
+    migrate.upgrade(database_url)
+    store = Store(database_url)
+    now = datetime.now(UTC)
+    try:
+        with store.write() as session:
+            session.add(_row("old", 1, now - timedelta(days=31)))
+            session.add(_row("recent", 2, now - timedelta(days=2)))
+        beat = Heartbeat(store, "live", 10.0, SystemdNotifier({}))
+        beat.leading("live: 1 campaign(s) on x")
+        with store.read() as session:
+            hosts = sorted(r.host for r in session.scalars(select(DaemonHeartbeatRow)))
+        assert hosts == sorted(["recent", HOST])  # the 31-day-old row is gone
+        # The database replaced under the daemon: its row id now belongs to another daemon.
+        with store.write() as session:
+            session.execute(delete(DaemonHeartbeatRow))
+            session.add(_row("elsewhere", 7, now, id=beat._row_id))
+        beat.beat("leader", "live: 1 campaign(s) on x")
+        with store.read() as session:
+            rows = {r.host: r for r in session.scalars(select(DaemonHeartbeatRow))}
+        assert rows["elsewhere"].last_tick_at == now  # not taken over
+        assert rows[HOST].pid == os.getpid() and rows[HOST].role == "leader"
+        beat.stopped()
+        with store.read() as session:
+            mine = session.get(DaemonHeartbeatRow, beat._row_id)
+            assert mine is not None and mine.stopped_at is not None
     finally:
         store.dispose()
