@@ -36,11 +36,12 @@ HANG_HOOK = "KINDLING_TEST_HANG_SCHEDULER_FILE"
 
 class Heartbeat:
     def __init__(
-        self, store: Store, mode: str, every_seconds: float, notifier: SystemdNotifier
+        self, store: Store, mode: str, every_seconds: float, notifier: SystemdNotifier | None
     ) -> None:
+        """`notifier`: systemd's, from this process's environment, unless one is given."""
         self.store = store
         self.mode = mode
-        self.notifier = notifier
+        self.notifier = notifier = notifier or SystemdNotifier()
         watchdog = notifier.watchdog_seconds
         # systemd recommends pinging at half the watchdog interval.
         self.every_seconds = min(every_seconds, watchdog / 2) if watchdog else every_seconds

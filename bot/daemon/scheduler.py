@@ -85,23 +85,16 @@ class Daemon:
             self.store, "dry-run" if dry_run else "live", self.budget, config.settings.x.prices
         )
         self.leader = LeaderLock(self.store)
-        self.heartbeat = Heartbeat(
-            self.store,
-            self.outbox.mode,
-            config.settings.daemon.heartbeat_seconds,
-            notifier or SystemdNotifier(),
-        )
+        beat_every = config.settings.daemon.heartbeat_seconds
+        self.heartbeat = Heartbeat(self.store, self.outbox.mode, beat_every, notifier)
         self._given_platforms = dict(platforms or {})
         self.platforms: dict[str, Platform] = {}
         self.paused_until: dict[str, datetime] = {}
         self._next_due: dict[str, datetime | None] = {}
         self.stop_event = threading.Event()
         self.tick_seconds = tick_seconds
-        self.plan_every, self.reconcile_every, self.reload_every = (
-            plan_every,
-            reconcile_every,
-            reload_every,
-        )
+        self.plan_every = plan_every
+        self.reconcile_every, self.reload_every = reconcile_every, reload_every
         self.scheduler: BackgroundScheduler | None = None
         self.auth_retry = auth_retry
         self.amplifier = AmplifyRunner(
