@@ -278,6 +278,21 @@ class LimitsSettings(Section):
     )
 
 
+class DaemonSettings(Section):
+    heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the daemon's heartbeats (the row `kindling status` reads); "
+        "under systemd's watchdog, at most half of WatchdogSec.",
+    )
+    missed_heartbeats: int = Field(
+        default=3,
+        ge=1,
+        description="`kindling status` says NOT RUNNING once this many heartbeats are missed.",
+    )
+
+
 class Settings(Section):
     paths: PathsSettings = Field(default=PathsSettings(), description="Where files live.")
     database: DatabaseSettings = Field(default=DatabaseSettings(), description="The database.")
@@ -299,6 +314,9 @@ class Settings(Section):
     web: WebSettings = Field(default=WebSettings(), description="The action pages' web server.")
     check: CheckSettings = Field(
         default=CheckSettings(), description="`kindling check --online`: looking handles up."
+    )
+    daemon: DaemonSettings = Field(
+        default=DaemonSettings(), description="`kindling run`'s heartbeat and liveness."
     )
 
 

@@ -80,9 +80,25 @@ def _active_campaign(config: Config, reference: str) -> ActiveCampaign:
     metavar="WHEN",
     help="Stop at this time, or after a duration like +2h (clock time).",
 )
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    metavar="ID",
+    help="Post only this campaign (an id or a file; repeatable). Default: every campaign.",
+)
 @pass_config
-def run(config: Config, dry_run: bool, start: str | None, speed: float, until: str | None) -> None:
-    """Run the daemon: post every campaign's messages on schedule, exactly once."""
+def run(
+    config: Config,
+    dry_run: bool,
+    start: str | None,
+    speed: float,
+    until: str | None,
+    campaigns: tuple[str, ...],
+) -> None:
+    """Run the daemon: post the messages of every campaign in the campaigns folder (or of those
+    given with --campaign) on schedule, exactly once. It starts by listing each campaign, its
+    platforms and its next post."""
     from bot import logs
     from bot.daemon.leader import LeaderLockHeld
     from bot.daemon.scheduler import Daemon
@@ -93,6 +109,7 @@ def run(config: Config, dry_run: bool, start: str | None, speed: float, until: s
     zone = ZoneInfo(config.settings.general.timezone)
     clock = _clock(zone, start, speed)
     stop_at = parse_moment(until, zone, clock.now()) if until else None
+    only = [campaign_path_or_exit(config, reference) for reference in campaigns] or None
     logs.configure(config.settings.logging)
     # An accelerated clock must replan (and reconcile) as often in clock time as a real one.
     daemon = Daemon(
@@ -100,6 +117,7 @@ def run(config: Config, dry_run: bool, start: str | None, speed: float, until: s
         dry_run=dry_run,
         clock=clock,
         plan_every=timedelta(minutes=10) / max(speed, 1.0) + timedelta(seconds=1),
+        only=only,
     )
     try:
         daemon.run(until=stop_at)
@@ -256,13 +274,19 @@ def post(
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show the dry runs' outbox and accounts instead of the live."
+)
 @pass_config
-def status(config: Config, as_json: bool) -> None:
-    """Next due posts, recent failures, budgets used, each platform's auth state."""
+def status(config: Config, as_json: bool, dry_run: bool) -> None:
+    """Whether the daemon runs, next due posts, recent posts and failures, budgets used, each
+    platform's auth state. Exit status 0 while a daemon runs, 3 when none does (monitoring)."""
+    from bot.daemon.liveness import NOT_RUNNING, RUNNING
     from bot.daemon.status import collect_status, print_status
 
-    report = collect_status(config, datetime.now(UTC))
+    report = collect_status(config, datetime.now(UTC), "dry-run" if dry_run else "live")
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     else:
         print_status(report, console())
+    sys.exit(RUNNING if report["daemon"]["running"] else NOT_RUNNING)

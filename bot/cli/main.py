@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from bot import __version__
-from bot.cli import amplify, campaigns, cards, daemon, db, engagement, links, report
+from bot.cli import amplify, campaigns, cards, daemon, db, engagement, links, report, service
 from bot.cli.common import fail, load_settings
 from bot.cli.web import register as register_web_commands
 from bot.store.errors import StoreError
@@ -66,6 +66,7 @@ COMMANDS: tuple[click.Command, ...] = (
     daemon.simulate,
     daemon.post,
     daemon.status,
+    service.systemd,
     links.links,
     links.targets,
     db.db,

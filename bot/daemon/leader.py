@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -39,10 +40,14 @@ class LeaderLock:
         self._connection: Connection | None = None
 
     def acquire(
-        self, standby: threading.Event | None = None, poll_seconds: float = STANDBY_POLL_SECONDS
+        self,
+        standby: threading.Event | None = None,
+        poll_seconds: float = STANDBY_POLL_SECONDS,
+        on_wait: Callable[[], None] | None = None,
     ) -> bool:
         """Take the lock, or raise LeaderLockHeld. On PostgreSQL, given `standby` (a stop event),
-        wait for the lock instead, polling every `poll_seconds`; False if stopped while waiting."""
+        wait for the lock instead, polling every `poll_seconds` and calling `on_wait` before each
+        wait (the standby's heartbeat); False if stopped while waiting."""
         path = self.store.sqlite_path
         if path is not None:
             lock_path = Path(f"{path}.lock")
@@ -81,6 +86,8 @@ class LeaderLock:
                     poll_seconds,
                 )
                 waiting = True
+            if on_wait is not None:
+                on_wait()
             if standby.wait(poll_seconds):
                 connection.close()
                 return False

@@ -8,22 +8,29 @@ a rate limit or an outage never holds up another.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
 
 from bot.amplify.discovery import Discovery
 from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
 from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
+from bot.daemon.heartbeat import HANG_HOOK, Heartbeat, hang_when
 from bot.daemon.leader import LeaderLock
+from bot.daemon.rows import has_history, log_fields, record_platform_state
+from bot.daemon.start_summary import activity_line, summary_lines
+from bot.daemon.systemd_notify import SystemdNotifier
 from bot.engagement.poller import Cadence, EngagementPoller
 from bot.platforms.base import AuthFailed, Platform, PlatformError
 from bot.platforms.factory import make_platform
@@ -32,7 +39,6 @@ from bot.publish.budget import Budget
 from bot.publish.outbox import Outbox, OutboxState
 from bot.publish.timeline import planned_posts
 from bot.store.engine import Store
-from bot.store.tables import OutboxRow, PlatformStateRow
 
 log = logging.getLogger("kindling.daemon")
 
@@ -66,28 +72,29 @@ class Daemon:
         reconcile_every: timedelta = timedelta(minutes=1),
         reload_every: timedelta = timedelta(seconds=2),
         auth_retry: timedelta = AUTH_RETRY,
+        only: list[Path] | None = None,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
         self.clock = clock or SystemClock()
         self.store = Store(config.database)
-        self.registry = CampaignRegistry(config)
+        self.registry = CampaignRegistry(config, only=only)
         self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
         self.outbox = Outbox(
             self.store, "dry-run" if dry_run else "live", self.budget, config.settings.x.prices
         )
         self.leader = LeaderLock(self.store)
+        beat_every = config.settings.daemon.heartbeat_seconds
+        self.heartbeat = Heartbeat(self.store, self.outbox.mode, beat_every, notifier)
         self._given_platforms = dict(platforms or {})
         self.platforms: dict[str, Platform] = {}
         self.paused_until: dict[str, datetime] = {}
         self._next_due: dict[str, datetime | None] = {}
         self.stop_event = threading.Event()
         self.tick_seconds = tick_seconds
-        self.plan_every, self.reconcile_every, self.reload_every = (
-            plan_every,
-            reconcile_every,
-            reload_every,
-        )
+        self.plan_every = plan_every
+        self.reconcile_every, self.reload_every = reconcile_every, reload_every
         self.scheduler: BackgroundScheduler | None = None
         self.auth_retry = auth_retry
         self.amplifier = AmplifyRunner(
@@ -116,7 +123,7 @@ class Daemon:
 
     def start(self) -> None:
         """Take the leader lock, load campaigns, connect platforms, reconcile, plan, schedule."""
-        if not self.leader.acquire(standby=self.stop_event):
+        if not self.leader.acquire(standby=self.stop_event, on_wait=self._standing_by):
             return  # stopped while standing by (PostgreSQL: another daemon leads)
         try:
             self._prepare()
@@ -141,15 +148,17 @@ class Daemon:
                 replace_existing=True,
                 **at_once,
             )
+        hang_file = os.environ.get(HANG_HOOK)
+        if hang_file:
+            scheduler.add_listener(self._hang_hook(Path(hang_file)), EVENT_JOB_SUBMITTED)
         scheduler.start()
         self.scheduler = scheduler
-        mode = "dry run: nothing is sent" if self.dry_run else "live"
-        log.info(
-            "kindling running (%s) with %d campaign(s) on %s",
-            mode,
-            len(self.registry.campaigns()),
-            ", ".join(sorted(self.platforms)) or "no platform",
-        )
+        for line in summary_lines(
+            self.registry.campaigns(), self.platforms, self.clock.now(), self.config.settings
+        ):
+            log.info("%s", line)
+        log.info("kindling running (%s)", self.activity())
+        self.heartbeat.leading(self.activity())
 
     def _prepare(self) -> None:
         self.store.require_migrated()
@@ -165,6 +174,7 @@ class Daemon:
         """Every recurring job, with ids that stay the same across restarts."""
         settings = self.config.settings
         jobs = [
+            Job("heartbeat", self.beat, self.heartbeat.every_seconds),
             Job("plan", self.plan, self.plan_every.total_seconds()),
             Job("reload", self.reload, self.reload_every.total_seconds()),
             Job("leadership", self.check_leadership, 5),
@@ -187,10 +197,12 @@ class Daemon:
 
     def stop(self) -> None:
         """Finish the call in flight, then stop; every state change is already committed."""
+        self.heartbeat.stopping()
         self.stop_event.set()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        self.heartbeat.stopped()
         self.leader.release()
         self.store.dispose()
         log.info("kindling stopped")
@@ -210,6 +222,27 @@ class Daemon:
 
     # -- jobs ----------------------------------------------------------------------------------
 
+    def beat(self) -> None:
+        """The scheduler is alive: tell the database (`kindling status`) and systemd's watchdog."""
+        self.heartbeat.beat("leader", self.activity())
+
+    def activity(self) -> str:
+        """What the daemon is doing, in one line (systemd's STATUS=, `kindling status`)."""
+        return activity_line(
+            self.dry_run,
+            len(self.registry.campaigns()),
+            sorted(self.platforms),
+            self._next_due,
+            sorted(self.paused_until),
+        )
+
+    def _standing_by(self) -> None:
+        self.heartbeat.standing_by("standing by: another `kindling run` leads on this database")
+
+    def _hang_hook(self, trigger: Path) -> Callable[[JobSubmissionEvent], None]:
+        """Tests only: the scheduler's thread calls its listeners itself, so this one hangs it."""
+        return partial(hang_when, trigger, self.stop_event)
+
     def plan(self) -> None:
         now = self.clock.now()
         for active in self.registry.campaigns():
@@ -218,7 +251,7 @@ class Daemon:
                 (timedelta(minutes=m.max_delay_minutes) for m in active.loaded.campaign.messages),
                 default=timedelta(0),
             )
-            start = now - look_back if self._has_history(active.id) else now
+            start = now - look_back if has_history(self.store, active.id, self.outbox.mode) else now
             try:
                 posts = planned_posts(active, start, now + PLAN_AHEAD, self.config.settings)
             except ValueError as exc:
@@ -288,7 +321,7 @@ class Daemon:
                 log.info("%s: posting again", name)
             if outcome.state in (OutboxState.FAILED, OutboxState.UNCONFIRMED):
                 log.warning(
-                    "post %s", outcome.state, extra=_fields(row, outcome.state, outcome.reason)
+                    "post %s", outcome.state, extra=log_fields(row, outcome.state, outcome.reason)
                 )
             if outcome.auth_failed:
                 self._pause(name, self.clock.now() + self.auth_retry, "failed", outcome.reason)
@@ -350,36 +383,7 @@ class Daemon:
         self._record_state(name, auth, detail, until)
 
     def _record_state(
-        self, name: str, auth: str, detail: str | None, paused_until: datetime | None
+        self, name: str, auth: str, detail: str | None, until: datetime | None
     ) -> None:
-        with self.store.write() as session:
-            row = session.get(PlatformStateRow, name) or PlatformStateRow(platform=name)
-            row.auth, row.detail, row.paused_until, row.updated_at = (
-                auth,
-                detail,
-                paused_until,
-                self.clock.now(),
-            )
-            session.add(row)
-
-    def _has_history(self, campaign_id: str) -> bool:
-        with self.store.read() as session:
-            return (
-                session.scalar(
-                    select(OutboxRow.id)
-                    .where(OutboxRow.campaign_id == campaign_id, OutboxRow.mode == self.outbox.mode)
-                    .limit(1)
-                )
-                is not None
-            )
-
-
-def _fields(row: OutboxRow, state: str, reason: str | None) -> dict[str, str | None]:
-    return {
-        "campaign": row.campaign_id,
-        "message_id": row.message_id,
-        "language": row.language,
-        "platform": row.platform,
-        "state": state,
-        "reason": reason,
-    }
+        now = self.clock.now()
+        record_platform_state(self.store, now, self.outbox.mode, name, auth, detail, until)

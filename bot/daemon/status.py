@@ -1,4 +1,6 @@
-"""`kindling status`: what is due next, what failed lately, money spent, each platform's state."""
+"""`kindling status`: whether the daemon runs, what is due next, what went out and what failed
+lately, money spent, each platform's state. Live rows and dry-run rows are shown apart: a dry
+run sends nothing, and its outbox and simulated accounts must never read as the live bot's."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
+from bot.daemon.liveness import daemon_liveness, liveness_lines
+from bot.daemon.rows import DRY_RUN_PREFIX
 from bot.publish.budget import Budget
 from bot.publish.states import OutboxState
 from bot.store.engine import Store
@@ -18,23 +22,32 @@ from bot.store.tables import CandidateRow, OutboxRow, PlatformStateRow
 
 # What `status` lists as recent failures.
 FAILURES = (OutboxState.FAILED, OutboxState.MISSED, OutboxState.UNCONFIRMED)
+MODES = ("live", "dry-run")
 
 
-def collect_status(config: Config, now: datetime) -> dict[str, Any]:
+def collect_status(config: Config, now: datetime, mode: str = "live") -> dict[str, Any]:
+    """Everything `status` shows; the outbox, amplifications and platforms of `mode` only."""
     store = Store(config.database)
     try:
         if not inspect(store.engine).has_table("outbox"):
-            return {"database": config.database_url, "initialised": False}
+            return {
+                "daemon": daemon_liveness(store, now, config.settings.daemon.missed_heartbeats),
+                "database": config.database_url,
+                "initialised": False,
+            }
+        daemon = daemon_liveness(store, now, config.settings.daemon.missed_heartbeats)
         with store.read() as session:
-            outbox = _outbox(session, now)
-            amplification = _amplification(session)
-            platforms = session.scalars(
-                select(PlatformStateRow).order_by(PlatformStateRow.platform)
-            ).all()
+            outbox = _outbox(session, now, mode)
+            other = next(m for m in MODES if m != mode)
+            other_counts = _counts(session, other)
+            amplification = _amplification(session, mode)
+            platforms = _platforms(session, mode)
         budget = Budget(store, config.settings.x.monthly_budget_usd)
         from bot.amplify.discovery import x_reads_today
 
         return {
+            "daemon": daemon,
+            "mode": mode,
             "amplification": amplification
             | {
                 "x_discovery_reads_today": x_reads_today(store, now),
@@ -44,57 +57,87 @@ def collect_status(config: Config, now: datetime) -> dict[str, Any]:
             "database": config.database_url,
             "initialised": True,
             **outbox,
+            "other_mode": {"mode": other, "counts": other_counts},
             "x_spend_this_month_usd": round(budget.spent("x", now), 4),
             "x_monthly_budget_usd": config.settings.x.monthly_budget_usd,
-            "platforms": [
-                {
-                    "platform": p.platform,
-                    "auth": p.auth,
-                    "detail": p.detail,
-                    "paused_until": p.paused_until,
-                    "updated_at": p.updated_at,
-                }
-                for p in platforms
-            ],
+            "platforms": platforms,
         }
     finally:
         store.dispose()
 
 
-def _outbox(session: Session, now: datetime) -> dict[str, Any]:
-    """Rows per state, the next planned, the latest failures."""
+def _platforms(session: Session, mode: str) -> list[dict[str, Any]]:
+    """The platform states of `mode`. Rows written before dry runs had their own (a simulated
+    account, `dry-run.x`) count as dry-run rows."""
+    shown = []
+    for p in session.scalars(select(PlatformStateRow).order_by(PlatformStateRow.platform)):
+        name = p.platform.removeprefix(DRY_RUN_PREFIX)
+        dry = p.platform.startswith(DRY_RUN_PREFIX) or p.detail == f"account dry-run.{name}"
+        if dry == (mode == "dry-run"):
+            shown.append(
+                {
+                    "platform": name,
+                    "auth": p.auth,
+                    "detail": p.detail,
+                    "paused_until": p.paused_until,
+                    "updated_at": p.updated_at,
+                }
+            )
+    return shown
+
+
+def _counts(session: Session, mode: str) -> dict[str, int]:
+    return dict(
+        session.execute(
+            select(OutboxRow.state, func.count())
+            .where(OutboxRow.mode == mode)
+            .group_by(OutboxRow.state)
+        ).all()
+    )
+
+
+def _outbox(session: Session, now: datetime, mode: str) -> dict[str, Any]:
+    """Rows per state, the next planned, the latest sent (with links), the latest failures."""
+    rows = select(OutboxRow).where(OutboxRow.mode == mode)
     upcoming = session.scalars(
-        select(OutboxRow)
-        .where(OutboxRow.state == OutboxState.PLANNED, OutboxRow.slot_at >= now)
+        rows.where(OutboxRow.state == OutboxState.PLANNED, OutboxRow.slot_at >= now)
         .order_by(OutboxRow.slot_at)
         .limit(10)
     ).all()
-    failures = session.scalars(
-        select(OutboxRow)
-        .where(OutboxRow.state.in_(FAILURES))
-        .order_by(OutboxRow.updated_at.desc())
+    sent = session.scalars(
+        rows.where(OutboxRow.action == "post", OutboxRow.state == OutboxState.SENT)
+        .order_by(OutboxRow.sent_at.desc(), OutboxRow.id.desc())
         .limit(10)
     ).all()
-    counts = dict(
-        session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)).all()
-    )
+    failures = session.scalars(
+        rows.where(OutboxRow.state.in_(FAILURES)).order_by(OutboxRow.updated_at.desc()).limit(10)
+    ).all()
     return {
-        "counts": counts,
+        "counts": _counts(session, mode),
         "next": [_row(r) for r in upcoming],
+        "recent_sent": [_row(r) | {"sent_at": r.sent_at} for r in sent],
         "recent_failures": [_row(r) | {"reason": r.reason} for r in failures],
     }
 
 
-def _amplification(session: Session) -> dict[str, Any]:
+def _amplification(session: Session, mode: str) -> dict[str, Any]:
     """Candidates per state, and the latest amplifications sent."""
     amplified = session.scalars(
         select(OutboxRow)
-        .where(OutboxRow.action != "post", OutboxRow.state == OutboxState.SENT)
+        .where(
+            OutboxRow.mode == mode,
+            OutboxRow.action != "post",
+            OutboxRow.state == OutboxState.SENT,
+        )
         .order_by(OutboxRow.sent_at.desc())
         .limit(10)
     ).all()
     candidates = dict(
-        session.execute(select(CandidateRow.state, func.count()).group_by(CandidateRow.state)).all()
+        session.execute(
+            select(CandidateRow.state, func.count())
+            .where(CandidateRow.mode == mode)
+            .group_by(CandidateRow.state)
+        ).all()
     )
     return {
         "candidates": candidates,
@@ -118,14 +161,26 @@ def _row(row: OutboxRow) -> dict[str, Any]:
     }
 
 
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "none"
+
+
 def print_status(report: dict[str, Any], console: Console) -> None:
+    for line in liveness_lines(report["daemon"]):
+        console.print(line, markup=False)
     if not report["initialised"]:
         console.print(
             f"No posts yet: the database {report['database']} has not been used by `kindling run`."
         )
         return
-    counts = ", ".join(f"{state} {n}" for state, n in sorted(report["counts"].items())) or "none"
-    console.print(f"Outbox: {counts}")
+    dry = report["mode"] == "dry-run"
+    title = "Outbox (dry runs: nothing was sent)" if dry else "Outbox"
+    console.print(f"{title}: {_counted(report['counts'])}")
+    other = report["other_mode"]
+    if other["counts"]:
+        shown = "kindling status --dry-run" if other["mode"] == "dry-run" else "kindling status"
+        kind = "dry runs, kept apart" if other["mode"] == "dry-run" else "live"
+        console.print(f"Outbox ({kind}; see `{shown}`): {_counted(other['counts'])}")
     console.print(
         f"X spend this month: ${report['x_spend_this_month_usd']:.3f} of ${report['x_monthly_budget_usd']:.2f}"
     )
@@ -134,8 +189,9 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         ("Recent failures", report["recent_failures"]),
     ):
         console.print(_posts_table(title, rows))
+    _print_sent(report["recent_sent"], dry, console)
     _print_amplification(report["amplification"], console)
-    table = Table(title="Platforms")
+    table = Table(title="Platforms (dry run: simulated accounts)" if dry else "Platforms")
     for column in ("platform", "auth", "detail", "paused until"):
         table.add_column(column)
     for p in report["platforms"]:
@@ -163,6 +219,20 @@ def _posts_table(title: str, rows: list[dict[str, Any]]) -> Table:
             r.get("reason") or "",
         )
     return table
+
+
+def _print_sent(rows: list[dict[str, Any]], dry: bool, console: Console) -> None:
+    """One line per post, its link whole (a table would fold it where it cannot be clicked)."""
+    console.print("Recently recorded as sent by dry runs:" if dry else "Recently sent:")
+    for r in rows:
+        sent = f"{r['sent_at']:%Y-%m-%d %H:%M}" if r["sent_at"] else "?"
+        console.print(
+            f"  {sent} UTC  {r['campaign']}/{r['message']} {r['language']} {r['platform']}  "
+            f"{r['url'] or '(no link)'}",
+            markup=False,
+        )
+    if not rows:
+        console.print("  none")
 
 
 def _print_amplification(amplification: dict[str, Any], console: Console) -> None:

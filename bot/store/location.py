@@ -108,14 +108,22 @@ def _is_uri(parsed: URL) -> bool:
 
 def sqlite_file_missing(database: AnyDatabase) -> bool:
     """True for a SQLite file that does not exist yet; StoreError for a path Kindling could
-    not use (check_location)."""
-    path = check_location(database)
+    not use (check_location, without opening the file: this runs while the process may hold
+    SQLite connections to it, and closing any descriptor of the file would drop their locks)."""
+    path = check_location(database, read_header=False)
     return path is not None and not path.exists()
 
 
-def check_location(database: AnyDatabase, *, create_directory: bool = False) -> Path | None:
+def check_location(
+    database: AnyDatabase, *, create_directory: bool = False, read_header: bool = True
+) -> Path | None:
     """The SQLite file, after checking that Kindling can use it (StoreError otherwise); with
-    `create_directory`, a missing data directory is created. None for other backends."""
+    `create_directory`, a missing data directory is created. None for other backends.
+
+    `read_header` opens the file to check that it is SQLite and whole: only before this process
+    connects to it. SQLite's WAL mode rests on POSIX locks, which a process loses all at once
+    when it closes any descriptor of the file: another process would then checkpoint and delete
+    the WAL while this one still writes to it (lost writes)."""
     target = as_target(database)
     path = sqlite_file(target)
     if path is None:
@@ -135,7 +143,7 @@ def check_location(database: AnyDatabase, *, create_directory: bool = False) -> 
         )
     _check_directory(path, target.creatable_directory, create_directory)
     if path.exists():
-        _check_file(path)
+        _check_file(path, read_header)
     for companion in (Path(f"{path}{suffix}") for suffix in COMPANIONS):
         if companion.exists() and not os.access(companion, os.R_OK | os.W_OK):
             problem, remedy = _not_usable(companion, "readable and writable")
@@ -179,10 +187,12 @@ def _check_directory(path: Path, creatable: Path | None, create: bool) -> None:
         )
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path, read_header: bool) -> None:
     if not os.access(path, os.R_OK | os.W_OK):
         problem, remedy = _not_usable(path, "readable and writable")
         raise StoreError(f"the database {path} is {problem}: {remedy}")
+    if not read_header:
+        return
     try:
         with path.open("rb") as file:
             header = file.read(100)

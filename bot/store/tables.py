@@ -293,3 +293,24 @@ class CandidateRow(Base):
         UniqueConstraint("platform", "remote_id", "mode"),
         Index("ix_amplify_candidates_campaign_state", "campaign_id", "state"),
     )
+
+
+class DaemonHeartbeatRow(Base):
+    """One `kindling run` process and when its scheduler last ticked: `status` says from these
+    whether a daemon is alive (a fresh tick and, on this host, a live pid) and which one leads."""
+
+    __tablename__ = "daemon_heartbeats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(10))  # "live" or "dry-run", as the outbox
+    role: Mapped[str] = mapped_column(String(10))  # "leader" or "standby"
+    activity: Mapped[str] = mapped_column(Text)  # what it is doing, as systemd's STATUS=
+    every_seconds: Mapped[float] = mapped_column(Float)  # between ticks: what "stale" means
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_tick_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_daemon_heartbeats_last_tick_at", "last_tick_at"),)

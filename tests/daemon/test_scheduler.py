@@ -226,13 +226,13 @@ def test_post_now_goes_through_the_outbox_once_and_status_reports_it(project):
     assert unknown.returncode == 1
     assert "campaign 'demo' has no message 'nope' (messages: launch, hourly)" in unknown.stderr
     status = subprocess.run(
-        [sys.executable, "-m", "bot", "status", "--json"],
+        [sys.executable, "-m", "bot", "status", "--dry-run", "--json"],
         cwd=project,
         env=env,
         capture_output=True,
         text=True,
-        check=True,
     )
+    assert status.returncode == 3  # no daemon runs
     report = json.loads(status.stdout)
     assert report["counts"] == {"sent": 1}
     assert report["x_spend_this_month_usd"] == 0
