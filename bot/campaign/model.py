@@ -400,6 +400,14 @@ class Amplify(Model):
         return self
 
 
+class Listen(Model):
+    """Reading the targets' own public posts for responses to the campaign (docs/campaigns.md).
+    Bluesky and Mastodon feeds are free; X bills every post read, so it is off unless `x: true`."""
+
+    enabled: bool = True
+    x: bool = False
+
+
 class Campaign(Model):
     id: Id
     name: LangText
@@ -424,6 +432,7 @@ class Campaign(Model):
     target_files: list[NonEmpty] = []
     asks: list[Ask] = []
     amplify: Amplify | None = None
+    listen: Listen = Listen()
 
     @property
     def primary_language(self) -> str:
