@@ -110,6 +110,8 @@ class Daemon:
             self.clock,
             cadence=Cadence.from_minutes(engagement.metrics_cadence),
             responses_every=timedelta(minutes=engagement.responses_every_minutes),
+            listen_every=timedelta(minutes=engagement.listen_every_minutes),
+            listen_pages=engagement.listen_pages_per_pass,
         )
 
     # -- life cycle ----------------------------------------------------------------------------
