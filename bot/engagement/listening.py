@@ -38,7 +38,7 @@ from bot.platforms.base import Amplifier, FoundPage, FoundPost, Platform
 from bot.platforms.bluesky_support import LATE_INDEXING, parse_time
 from bot.publish.budget import Budget, Cost, Spend
 from bot.store.engine import Store
-from bot.store.tables import OutboxRow, PollCursorRow, ResponseRow, table
+from bot.store.tables import CandidateRow, OutboxRow, PollCursorRow, ResponseRow, table
 
 log = logging.getLogger("kindling.engagement")
 
@@ -217,7 +217,8 @@ class Listener:
         """One transaction: the page's new responses, the cursor, the charge for X reads."""
         with self.store.write() as session:
             ours = _our_posts(session, platform, posts)
-            context = Context(self._bot_ids.get(platform, frozenset()), frozenset(ours))
+            bot_ids = self._bot_ids.get(platform, frozenset())
+            context = Context(bot_ids, frozenset(ours), _marked(session, platform, posts))
             known = _known(session, platform, [p.remote_id for p in posts])
             rows = []
             for post in posts:
@@ -269,6 +270,20 @@ def _our_posts(session: Session, platform: str, posts: Sequence[FoundPost]) -> d
         OutboxRow.remote_id.in_(sorted(referenced)),
     )
     return {remote: row_id for remote, row_id in session.execute(query) if remote}
+
+
+def _marked(
+    session: Session, platform: str, posts: Sequence[FoundPost]
+) -> dict[tuple[str, str], str]:
+    """Supporters' posts found by amplify discovery (so carrying a campaign's marks) among
+    those `posts` reply to or quote: (campaign id, remote id) -> URL."""
+    referenced = {ref for p in posts for ref in (p.reply_to_id, p.quoted_id) if ref}
+    if not referenced:
+        return {}
+    query = select(CandidateRow.campaign_id, CandidateRow.remote_id, CandidateRow.url).where(
+        CandidateRow.platform == platform, CandidateRow.remote_id.in_(sorted(referenced))
+    )
+    return {(campaign, remote): url for campaign, remote, url in session.execute(query)}
 
 
 def _known(session: Session, platform: str, remote_ids: list[str]) -> set[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.campaign.model import Campaign
@@ -91,10 +91,20 @@ class Recognised:
 @dataclass(frozen=True)
 class Context:
     """What a recogniser knows beyond the post: the bot's own account on this platform (its id
-    and handle) and the remote ids of the bot's own posts."""
+    and handle), the remote ids of the bot's own posts, and posts known from the store to
+    carry a campaign's marks ((campaign id, remote id) -> URL: supporters' posts found by
+    amplify discovery), for networks whose answer does not carry the post replied to (X)."""
 
     bot_ids: frozenset[str] = frozenset()
     our_posts: frozenset[str] = frozenset()
+    marked: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def marked_post(self, post_id: str | None, marks: Marks, found: FoundPost | None) -> str | None:
+        """The URL of the post `post_id` if it carries `marks` (as the answer showed it, or as
+        the store knows it), else None."""
+        if found is not None and marks.carried_by(found):
+            return found.url
+        return self.marked.get((marks.campaign_id, post_id or ""))
 
 
 def recognise(post: FoundPost, marks: Marks, context: Context) -> Recognised | None:
@@ -109,14 +119,15 @@ def recognise(post: FoundPost, marks: Marks, context: Context) -> Recognised | N
         if to_bot or (post.reply_to_id is not None and post.reply_to_id in context.our_posts):
             return Recognised("reply", post.reply_to_id, ours=True)
         parent = referenced.get(post.reply_to_id or "")
-        if parent is not None and marks.carried_by(parent):
-            return Recognised("supporter_reply", parent.remote_id, parent.url)
+        url = context.marked_post(post.reply_to_id, marks, parent)
+        if url is not None:
+            return Recognised("supporter_reply", post.reply_to_id, url)
     if post.quoted_id is not None:
         if post.quoted_id in context.our_posts:
             return Recognised("quote", post.quoted_id, ours=True)
-        quoted = referenced.get(post.quoted_id)
-        if quoted is not None and marks.carried_by(quoted):
-            return Recognised("quote", quoted.remote_id, quoted.url)
+        url = context.marked_post(post.quoted_id, marks, referenced.get(post.quoted_id))
+        if url is not None:
+            return Recognised("quote", post.quoted_id, url)
     if marks.carried_by(post):
         return Recognised("statement")
     return None
