@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from bot.campaign.model import Campaign
 from bot.engagement.events import NewResponse, tell
 from bot.engagement.recognise import Context, Marks, Recognised, first_recognised
-from bot.platforms.base import Amplifier, FoundPage, FoundPost, Platform
+from bot.platforms.base import Amplifier, FoundPage, FoundPost, Platform, Rejected
 from bot.platforms.bluesky_support import LATE_INDEXING, parse_time
 from bot.publish.budget import Budget, Cost, Spend
 from bot.store.engine import Store
@@ -65,6 +65,7 @@ class ListenReport:
     new: list[NewResponse] = field(default_factory=list)
     usd: float = 0.0
     stopped: str | None = None  # why the pass stopped early
+    refused: dict[str, str] = field(default_factory=dict)  # handle -> why its feed was refused
 
 
 def launch_of(campaign: Campaign) -> datetime:
@@ -154,7 +155,11 @@ class Listener:
             if report.stopped:
                 break
             report.feeds += 1
-            self._read_feed(platform, handle, targets, now, report)
+            try:
+                self._read_feed(platform, handle, targets, now, report)
+            except Rejected as exc:  # this handle only (gone, renamed, mistyped): the rest go on
+                report.refused[handle] = exc.message
+                log.warning("%s: cannot read @%s's posts: %s", platform.name, handle, exc.message)
         return report
 
     def _read_feed(

@@ -171,6 +171,7 @@ class BlueskyShapedFeed:
         self.size = size
         self.views: list[dict[str, Any]] = []
         self.reads: list[tuple[str, str | None, str | None]] = []
+        self.gone: set[str] = set()
 
     def add(self, handle: str, text: str, created: datetime, indexed: datetime) -> str:
         uri = f"at://did:plc:{handle}/app.bsky.feed.post/{len(self.views)}"
@@ -192,6 +193,8 @@ class BlueskyShapedFeed:
         limit: int = 100,
     ) -> FoundPage:
         self.reads.append((author, newer_than, page))
+        if author in self.gone:
+            raise Rejected("bluesky", f"Profile not found: {author}")
         mine = [v for v in self.views if v["author"]["handle"] == author]
         mine.sort(key=lambda v: min(v["indexedAt"], v["record"]["createdAt"]), reverse=True)
         start = int(page or 0)
@@ -270,3 +273,14 @@ def test_posts_from_before_the_launch_answer_nothing(store: Store) -> None:
 def responses_list(store: Store) -> list[ResponseRow]:
     with store.read() as session:
         return list(session.scalars(select(ResponseRow).order_by(ResponseRow.id)))
+
+
+def test_a_refused_feed_does_not_stop_the_others(store: Store) -> None:
+    feed = BlueskyShapedFeed()
+    feed.gone.add("ms-a.test")
+    feed.add("ms-b", "Yes #CoproductionWales", NOW - timedelta(minutes=1), NOW)
+    targets = [{"id": "a", "name": "A", "handles": {"bluesky": "ms-a.test"}}, *TARGET_B]
+    listener = Listener(store, Budget(store, 25.0), PRICE)
+    report = listener.listen(feed, [campaign(targets)], NOW)  # type: ignore[arg-type]
+    assert report.refused == {"ms-a.test": "Profile not found: ms-a.test"}
+    assert [e.target_id for e in report.new] == ["b"]
