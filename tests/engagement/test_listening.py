@@ -23,7 +23,7 @@ from bot.campaign.model import Campaign
 from bot.config import XPrices
 from bot.engagement import events
 from bot.engagement.listening import Listener, cursor_name
-from bot.platforms.base import Account, FoundPage
+from bot.platforms.base import Account, FoundPage, Rejected
 from bot.platforms.bluesky_found import page_of
 from bot.platforms.x import XPlatform
 from bot.publish.budget import Budget
