@@ -160,3 +160,32 @@ def test_responses_list_and_dismiss(
     assert missing.exit_code == 1 and "no response with id 999999" in missing.output
     table = runner.invoke(main, ["responses", "list", "demo"], catch_exceptions=False)
     assert table.exit_code == 0 and "supporter_reply" in table.output
+
+
+def test_responses_recorded_before_migration_0008_still_count(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from bot.store import migrate
+
+    migrate.upgrade(database_url, "0006")
+    store = Store(database_url)
+    try:
+        with store.write() as session:  # a response as 0006 stored it: no dismissed column yet
+            session.execute(
+                text(
+                    "INSERT INTO responses (platform, remote_id, kind, campaign_id, target_id, "
+                    "author_id, author_handle, text, url, created_at, seen_at) VALUES ('x', '1', "
+                    "'reply', 'demo', 'ms-a', '7', 'ms_a', 'Diolch', 'https://x.com/ms_a/status/1', "
+                    ":at, :at)"
+                ),
+                {"at": at(3)},
+            )
+        migrate.upgrade(database_url)
+        campaign = Campaign.model_validate(yaml.safe_load(CAMPAIGN_YAML))
+        a = collect(store, campaign).responses_by_target[0]
+        assert (a.target, a.responses, a.first_url) == ("ms-a", 1, "https://x.com/ms_a/status/1")
+        migrate.downgrade(database_url, "0006")  # and back: the column goes, the row stays
+        with store.read() as session:
+            assert session.execute(text("SELECT count(*) FROM responses")).scalar() == 1
+    finally:
+        store.dispose()
