@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.tables import ResponseRow
 
 log = logging.getLogger("kindling.responses")
 
@@ -65,3 +71,22 @@ def tell(event: NewResponse) -> None:
             subscriber(event)
         except Exception:  # one broken alert channel must not stop the others or the poller
             log.exception("a response subscriber failed on response %d", event.response_id)
+
+
+def stored_events(
+    session: Session, platform: str, rows: Sequence[Mapping[str, Any]]
+) -> list[NewResponse]:
+    """The response rows just inserted in `session` (by their remote ids), with their new ids,
+    as events to tell once the transaction commits."""
+    if not rows:
+        return []
+    query = select(ResponseRow).where(
+        ResponseRow.platform == platform,
+        ResponseRow.remote_id.in_([row["remote_id"] for row in rows]),
+    )
+    return [
+        NewResponse(
+            r.id, platform, r.campaign_id, r.target_id, r.kind, r.url, r.author_handle, r.created_at
+        )
+        for r in session.scalars(query.order_by(ResponseRow.id))
+    ]

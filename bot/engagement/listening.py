@@ -32,7 +32,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.campaign.model import Campaign
-from bot.engagement.events import NewResponse, tell
+from bot.engagement.events import NewResponse, stored_events, tell
 from bot.engagement.recognise import Context, Marks, Recognised, first_recognised
 from bot.platforms.base import Amplifier, FoundPage, FoundPost, Platform, Rejected
 from bot.platforms.bluesky_support import LATE_INDEXING, parse_time
@@ -245,7 +245,7 @@ class Listener:
                 campaign = targets[0].campaign_id if len(targets) == 1 else None
                 Budget.record(session, [Spend(platform, campaign, Cost("read", usd), now)])
                 report.usd += usd
-            new = _events(session, platform, rows)
+            new = stored_events(session, platform, rows)
         for event in new:
             tell(event)
         report.new += new
@@ -326,19 +326,3 @@ def _row(
         "answered_url": None if recognised.ours else recognised.answered_url,
         "dismissed": False,
     }
-
-
-def _events(session: Session, platform: str, rows: Sequence[dict[str, Any]]) -> list[NewResponse]:
-    """The stored rows (with their new ids) as events, told once the transaction commits."""
-    if not rows:
-        return []
-    query = select(ResponseRow).where(
-        ResponseRow.platform == platform,
-        ResponseRow.remote_id.in_([row["remote_id"] for row in rows]),
-    )
-    return [
-        NewResponse(
-            r.id, platform, r.campaign_id, r.target_id, r.kind, r.url, r.author_handle, r.created_at
-        )
-        for r in session.scalars(query.order_by(ResponseRow.id))
-    ]
