@@ -131,6 +131,11 @@ class EngagementSettings(Section):
         le=50,
         description="Most pages of one target's feed a listening pass reads; the rest waits.",
     )
+    listen_x_reads_per_day: int = Field(
+        default=100,
+        ge=0,
+        description="Most X posts listening may read a day (UTC), over every campaign.",
+    )
     metrics_cadence: list[tuple[float, float]] = Field(
         default=[(6, 15), (48, 60), (720, 1440)],
         min_length=1,

@@ -68,6 +68,7 @@ def _poller(config: Config, store: Store) -> EngagementPoller:
         responses_every=timedelta(0),
         listen_every=timedelta(0),
         listen_pages=settings.engagement.listen_pages_per_pass,
+        listen_x_reads_per_day=settings.engagement.listen_x_reads_per_day,
         show_progress=True,
     )
 

@@ -112,6 +112,7 @@ class Daemon:
             responses_every=timedelta(minutes=engagement.responses_every_minutes),
             listen_every=timedelta(minutes=engagement.listen_every_minutes),
             listen_pages=engagement.listen_pages_per_pass,
+            listen_x_reads_per_day=engagement.listen_x_reads_per_day,
         )
 
     # -- life cycle ----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ log = logging.getLogger("kindling.engagement")
 CURSOR_PREFIX = "listen"
 NAME_LENGTH = 64  # PollCursorRow.name
 X_PAGE = 10  # the fewest posts an X search page holds: each is billed
+X_READS = f"{CURSOR_PREFIX}:x:reads-today"  # {"day": YYYY-MM-DD, "reads": n}
 
 
 class Listened(NamedTuple):
@@ -132,11 +133,13 @@ class Listener:
         read_price: float,
         *,
         pages_per_pass: int = 3,
+        x_reads_per_day: int = 100,
     ) -> None:
         self.store = store
         self.budget = budget
         self.read_price = read_price
         self.pages_per_pass = pages_per_pass
+        self.x_reads_per_day = x_reads_per_day
         self._bot_ids: dict[str, frozenset[str]] = {}
 
     def listen(
@@ -199,7 +202,15 @@ class Listener:
                 return
 
     def _affordable(self, now: datetime, report: ListenReport) -> bool:
-        """Whether a page of X posts fits this month's X budget; else say why the pass stops."""
+        """Whether a page of X posts fits today's read allowance and this month's X budget;
+        else say why the pass stops."""
+        read = x_reads_today(self.store, now)
+        if read + X_PAGE > self.x_reads_per_day:
+            report.stopped = (
+                f"x listening reads for today reached: {read} of {self.x_reads_per_day} "
+                f"([engagement] listen_x_reads_per_day; a page holds up to {X_PAGE})"
+            )
+            return False
         spent = self.budget.spent("x", now)
         if spent + self.read_price * X_PAGE <= self.budget.monthly_usd + 1e-9:
             return True
@@ -244,11 +255,31 @@ class Listener:
                 usd = self.read_price * len(posts)
                 campaign = targets[0].campaign_id if len(targets) == 1 else None
                 Budget.record(session, [Spend(platform, campaign, Cost("read", usd), now)])
+                _count_x_reads(session, len(posts), now)
                 report.usd += usd
             new = stored_events(session, platform, rows)
         for event in new:
             tell(event)
         report.new += new
+
+
+def x_reads_today(store: Store, now: datetime) -> int:
+    """X posts listening read today (UTC day)."""
+    with store.read() as session:
+        row = session.get(PollCursorRow, X_READS)
+    counted = json.loads(row.cursor) if row is not None and row.cursor else {}
+    return int(counted.get("reads", 0)) if counted.get("day") == now.date().isoformat() else 0
+
+
+def _count_x_reads(session: Session, reads: int, now: datetime) -> None:
+    row = session.get(PollCursorRow, X_READS)
+    if row is None:
+        row = PollCursorRow(name=X_READS)
+        session.add(row)
+    counted = json.loads(row.cursor) if row.cursor else {}
+    today = now.date().isoformat()
+    before = int(counted.get("reads", 0)) if counted.get("day") == today else 0
+    row.cursor, row.updated_at = json.dumps({"day": today, "reads": before + reads}), now
 
 
 def _match(

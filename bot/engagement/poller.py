@@ -88,6 +88,7 @@ class EngagementPoller:
         responses_every: timedelta = timedelta(minutes=5),
         listen_every: timedelta | None = None,
         listen_pages: int = 3,
+        listen_x_reads_per_day: int = 100,
         show_progress: bool = False,
     ) -> None:
         self.store = store
@@ -98,7 +99,13 @@ class EngagementPoller:
         self.clock = clock
         self.cadence = cadence or Cadence()
         self.every = {"mentions": responses_every, "listen": listen_every}
-        self.listener = Listener(store, budget, prices.read, pages_per_pass=listen_pages)
+        self.listener = Listener(
+            store,
+            budget,
+            prices.read,
+            pages_per_pass=listen_pages,
+            x_reads_per_day=listen_x_reads_per_day,
+        )
         self.show_progress = show_progress
         self.paused_until: dict[tuple[str, str], datetime] = {}  # (platform, kind) -> reset
         self._last: dict[tuple[str, str], datetime] = {}

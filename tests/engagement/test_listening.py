@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot.campaign.model import Campaign
-from bot.config import XPrices
+from bot.config import EngagementSettings, Settings, XPrices
 from bot.engagement import events
-from bot.engagement.listening import Listener, cursor_name
+from bot.engagement.forecast import describe, listening_forecast
+from bot.engagement.listening import Listener, cursor_name, x_reads_today
 from bot.platforms.base import Account, FoundPage, Rejected
 from bot.platforms.bluesky_found import page_of
 from bot.platforms.x import XPlatform
@@ -152,6 +153,31 @@ def test_x_listening_stops_at_the_budget_before_calling(
     assert report.stopped and "budget" in report.stopped
     assert x_fake.state.calls("GET /2/tweets/search/recent") == []
     assert responses(store) == {}
+
+
+@xfake
+def test_x_listening_costs_what_simulate_forecasts_and_stops_at_the_daily_allowance(
+    store: Store, x_fake: XFakeServer, x_platform: XPlatform
+) -> None:
+    for who in ("ms_a", "ms_b", "ms_c"):
+        for n in range(12):
+            x_fake.state.add_post(f"{who} post {n} #CoproductionWales", author=who)
+    opted_in = campaign(TARGETS_X, listen={"x": True})
+    settings = Settings(engagement=EngagementSettings(listen_x_reads_per_day=20))
+    forecast = listening_forecast(opted_in, settings, days=1)
+    assert forecast == {"x_targets": 3, "x_most_reads": 20, "x_most_usd": round(20 * PRICE, 4)}
+    listener = Listener(store, Budget(store, 25.0), PRICE, x_reads_per_day=20)
+
+    report = listener.listen(x_platform, [opted_in], NOW)
+    # ms_a's and ms_b's latest pages (10 posts each); ms_c's would pass the day's 20 reads.
+    assert report.stopped and "listen_x_reads_per_day" in report.stopped
+    assert x_fake.state.posts_read() == 20 and x_reads_today(store, NOW) == 20
+    assert x_spend(store) == pytest.approx(forecast["x_most_usd"])
+    assert "at most 20 X reads in 1 days, up to $0.10" in describe(forecast, 1)
+    assert listening_forecast(campaign(TARGETS_X), settings, days=1) is None  # not opted in
+
+    tomorrow = listener.listen(x_platform, [opted_in], NOW + timedelta(days=1))
+    assert tomorrow.posts == 10 + 0 + 0 and x_reads_today(store, NOW + timedelta(days=1)) == 10
 
 
 # --- Bluesky's ordering, in process --------------------------------------------------------------
