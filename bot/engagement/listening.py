@@ -154,7 +154,8 @@ class Listener:
         if handles and platform.name not in self._bot_ids:
             account = platform.check_account()
             self._bot_ids[platform.name] = frozenset({account.id, account.handle.lower()})
-        for handle, targets in sorted(handles.items()):
+        for handle in _least_recently_read(self.store, platform.name, handles):
+            targets = handles[handle]
             if report.stopped:
                 break
             report.feeds += 1
@@ -261,6 +262,19 @@ class Listener:
         for event in new:
             tell(event)
         report.new += new
+
+
+def _least_recently_read(store: Store, platform: str, handles: Iterable[str]) -> list[str]:
+    """The handles, never-read first, then the longest unread: a pass stopped by the X budget
+    or the day's allowance starts next time with the feeds it did not reach."""
+    names = {cursor_name(platform, handle): handle for handle in handles}
+    with store.read() as session:
+        query = select(PollCursorRow.name, PollCursorRow.updated_at).where(
+            PollCursorRow.name.in_(sorted(names))
+        )
+        read_at = {names[name]: at for name, at in session.execute(query)}
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(names.values(), key=lambda handle: (read_at.get(handle, never), handle))
 
 
 def x_reads_today(store: Store, now: datetime) -> int:

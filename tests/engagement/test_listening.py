@@ -176,8 +176,17 @@ def test_x_listening_costs_what_simulate_forecasts_and_stops_at_the_daily_allowa
     assert "at most 20 X reads in 1 days, up to $0.10" in describe(forecast, 1)
     assert listening_forecast(campaign(TARGETS_X), settings, days=1) is None  # not opted in
 
+    # Tomorrow ms_c, not reached today, is read first (ms_a and ms_b have nothing new).
     tomorrow = listener.listen(x_platform, [opted_in], NOW + timedelta(days=1))
     assert tomorrow.posts == 10 + 0 + 0 and x_reads_today(store, NOW + timedelta(days=1)) == 10
+    searches = x_fake.state.calls("GET /2/tweets/search/recent")
+    assert [c.param("query").split()[0] for c in searches] == [
+        "from:ms_a",
+        "from:ms_b",
+        "from:ms_c",
+        "from:ms_a",
+        "from:ms_b",
+    ]
 
 
 # --- Bluesky's ordering, in process --------------------------------------------------------------
