@@ -120,6 +120,22 @@ class EngagementSettings(Section):
         ge=1,
         description="How often mentions, replies and quotes are read on each platform.",
     )
+    listen_every_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="How often the targets' own posts are read for responses to campaigns.",
+    )
+    listen_pages_per_pass: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="Most pages of one target's feed a listening pass reads; the rest waits.",
+    )
+    listen_x_reads_per_day: int = Field(
+        default=100,
+        ge=0,
+        description="Most X posts listening may read a day (UTC), over every campaign.",
+    )
     metrics_cadence: list[tuple[float, float]] = Field(
         default=[(6, 15), (48, 60), (720, 1440)],
         min_length=1,

@@ -423,6 +423,14 @@ class Cards(Model):
     footer: CardFooter = "both"
 
 
+class Listen(Model):
+    """Reading the targets' own public posts for responses to the campaign (docs/campaigns.md).
+    Bluesky and Mastodon feeds are free; X bills every post read, so it is off unless `x: true`."""
+
+    enabled: bool = True
+    x: bool = False
+
+
 class Campaign(Model):
     id: Id
     name: LangText
@@ -448,6 +456,7 @@ class Campaign(Model):
     asks: list[Ask] = []
     amplify: Amplify | None = None
     cards: Cards = Cards()
+    listen: Listen = Listen()
 
     @property
     def primary_language(self) -> str:

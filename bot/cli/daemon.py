@@ -154,6 +154,8 @@ def _clock(zone: ZoneInfo, start: str | None, speed: float) -> Clock:
 def simulate(config: Config, campaign: str, start: str | None, days: int, as_json: bool) -> None:
     """The exact timeline the daemon would follow for CAMPAIGN, with the X spend forecast."""
     from bot.amplify.forecast import amplification_forecast, describe
+    from bot.engagement.forecast import describe as describe_listening
+    from bot.engagement.forecast import listening_forecast
     from bot.publish.timeline import simulate as simulate_timeline
 
     active = _active_campaign(config, campaign)
@@ -164,8 +166,11 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     entries = simulate_timeline(active, begin, begin + timedelta(days=days), config.settings)
     total = sum(e.cost_usd for e in entries if e.status == "post")
     forecast = amplification_forecast(model, config.settings, days)
+    listening = listening_forecast(model, config.settings, days)
     if as_json:
         timeline = _timeline_json(model, begin, days, total, forecast, entries)
+        if listening is not None:  # only when a campaign listens on X: no key otherwise
+            timeline["listening"] = listening
         click.echo(json.dumps(timeline, indent=2, ensure_ascii=False))
         return
     _print_timeline(model, begin, days, entries)
@@ -176,6 +181,8 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     )
     if forecast is not None:
         click.echo(describe(forecast, days))
+    if listening is not None:
+        click.echo(describe_listening(listening, days))
 
 
 def _timeline_json(

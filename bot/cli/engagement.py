@@ -1,4 +1,5 @@
-"""`kindling engagement poll`: one polling cycle now (a backfill after downtime), with progress."""
+"""`kindling engagement poll`: one polling cycle now (a backfill after downtime), with progress:
+metrics, mentions of the bot and the targets' own posts (listening)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def _poller(config: Config, store: Store) -> EngagementPoller:
         SystemClock(),
         cadence=Cadence.from_minutes(settings.engagement.metrics_cadence),
         responses_every=timedelta(0),
+        listen_every=timedelta(0),
+        listen_pages=settings.engagement.listen_pages_per_pass,
+        listen_x_reads_per_day=settings.engagement.listen_x_reads_per_day,
         show_progress=True,
     )
 
@@ -79,5 +83,12 @@ def _print_cycle(report: CycleReport) -> None:
         click.echo(line)
     for name, count in sorted(report.responses.items()):
         click.echo(f"{name}: {count} new response(s)")
+    for name, listened in sorted(report.listened.items()):
+        line = f"{name}: {len(listened.new)} new response(s) on the targets' own feeds"
+        line += f" ({listened.posts} post(s) of {listened.feeds} target(s) read"
+        line += f", ${listened.usd:.3f})" if listened.usd else ")"
+        if listened.stopped:
+            line += f"; stopped: {listened.stopped}"
+        click.echo(line)
     for what, why in sorted(report.skipped.items()):
         click.echo(f"{what}: skipped: {why}")

@@ -1,7 +1,7 @@
 """The `kindling` command line. Thin: it wires parts together and prints; it holds no logic.
 
 Each command group is a module of bot/cli/ (campaigns: check, preview, count; daemon: run,
-simulate, post, status; links; report; amplify; engagement; db; web: serve); `main` gathers
+simulate, post, status; links; report; amplify; engagement; responses; db; web: serve); `main` gathers
 them. A database Kindling cannot use (bot.store.errors.StoreError) is said here, for every
 command: one line on stderr, exit status 1.
 """
@@ -15,7 +15,18 @@ from typing import Any
 import click
 
 from bot import __version__
-from bot.cli import amplify, campaigns, cards, daemon, db, engagement, links, report, service
+from bot.cli import (
+    amplify,
+    campaigns,
+    cards,
+    daemon,
+    db,
+    engagement,
+    links,
+    report,
+    responses,
+    service,
+)
 from bot.cli.common import fail, load_settings
 from bot.cli.web import register as register_web_commands
 from bot.store.errors import StoreError
@@ -72,6 +83,7 @@ COMMANDS: tuple[click.Command, ...] = (
     db.db,
     report.report,
     engagement.engagement,
+    responses.responses,
     amplify.amplify,
     amplify.queue,
     amplify.approve,

@@ -97,26 +97,31 @@ class Daemon:
         self.reconcile_every, self.reload_every = reconcile_every, reload_every
         self.scheduler: BackgroundScheduler | None = None
         self.auth_retry = auth_retry
-        self.amplifier = AmplifyRunner(
-            Discovery(
-                self.store,
-                self.outbox.mode,
-                config.settings.amplify,
-                self.budget,
-                config.settings.x.prices,
-            ),
-            self.platforms,
+        self.amplifier = self._amplify_runner()
+        self.engagement = self._engagement_poller()
+
+    def _amplify_runner(self) -> AmplifyRunner:
+        settings = self.config.settings
+        discovery = Discovery(
+            self.store, self.outbox.mode, settings.amplify, self.budget, settings.x.prices
         )
-        engagement = config.settings.engagement
-        self.engagement = EngagementPoller(
+        return AmplifyRunner(discovery, self.platforms)
+
+    def _engagement_poller(self) -> EngagementPoller:
+        settings = self.config.settings
+        engagement = settings.engagement
+        return EngagementPoller(
             self.store,
             self.platforms,
             self.budget,
-            config.settings.x.prices,
+            settings.x.prices,
             lambda: [active.loaded.campaign for active in self.registry.campaigns()],
             self.clock,
             cadence=Cadence.from_minutes(engagement.metrics_cadence),
             responses_every=timedelta(minutes=engagement.responses_every_minutes),
+            listen_every=timedelta(minutes=engagement.listen_every_minutes),
+            listen_pages=engagement.listen_pages_per_pass,
+            listen_x_reads_per_day=engagement.listen_x_reads_per_day,
         )
 
     # -- life cycle ----------------------------------------------------------------------------

@@ -10,39 +10,43 @@ Only the daemon and this poller talk to adapters. One cycle (`EngagementPoller.r
    stays, and the posts not reached are still due next cycle (and nothing is polled twice, as a
    post just snapshotted is not due). A cycle stops on X when the next call would take the month
    past the X budget, and on `RateLimited` until the reset time the network gave.
-2. **Responses** (engagement_responses.py): mentions, replies and quotes since the cursor kept in
+2. **Responses** (responses.py): mentions, replies and quotes since the cursor kept in
    `PollCursorRow`, each stored once and linked to the campaign target who wrote it and to the
    post of ours it answers.
+3. **Listening** (listening.py): the targets' own posts, read from their feeds, that answer a
+   supporter, quote, reply to the bot or carry the campaign's hashtags or links.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
-
-from sqlalchemy import case, func, insert, select
 
 from bot.campaign.model import Campaign
 from bot.clock import Clock
 from bot.config import XPrices
+from bot.engagement.listening import Listener, ListenReport
+from bot.engagement.metrics import (
+    AUTH_RETRY,
+    Cadence,
+    DuePost,
+    MetricsReport,
+    due_posts,
+    poll_metrics,
+)
 from bot.engagement.responses import TargetRef, poll_responses, targets_by_handle
-from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
-from bot.progress import track
-from bot.publish.budget import Budget, Cost, Spend
-from bot.publish.states import OutboxState
+from bot.platforms.base import AuthFailed, Platform, PlatformError, RateLimited
+from bot.publish.budget import Budget
 from bot.store.engine import Store
-from bot.store.tables import MetricSnapshotRow, OutboxRow, table
 
 __all__ = [
     "Cadence",
     "CycleReport",
     "DuePost",
     "EngagementPoller",
+    "ListenReport",
     "MetricsReport",
     "TargetRef",
     "due_posts",
@@ -53,69 +57,7 @@ __all__ = [
 
 log = logging.getLogger("kindling.engagement")
 
-AUTH_RETRY = timedelta(minutes=15)
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """How often a post's metrics are snapshotted, by its age: `stages` are (until age, every),
-    in increasing age; a post older than the last stage's age is not polled any more."""
-
-    stages: tuple[tuple[timedelta, timedelta], ...] = (
-        (timedelta(hours=6), timedelta(minutes=15)),
-        (timedelta(days=2), timedelta(hours=1)),
-        (timedelta(days=30), timedelta(days=1)),
-    )
-
-    def __post_init__(self) -> None:
-        ages = [until for until, _ in self.stages]
-        if not self.stages or ages != sorted(set(ages)):
-            raise ValueError("cadence stages must be given in increasing age, without repeats")
-        if any(every <= timedelta(0) for _, every in self.stages):
-            raise ValueError("cadence intervals must be positive")
-
-    @classmethod
-    def from_minutes(cls, stages: Iterable[tuple[float, float]]) -> Cadence:
-        """From (until hours, every minutes) pairs, as config.toml gives them."""
-        return cls(tuple((timedelta(hours=h), timedelta(minutes=m)) for h, m in stages))
-
-    @property
-    def stop_after(self) -> timedelta:
-        return self.stages[-1][0]
-
-    def interval(self, age: timedelta) -> timedelta | None:
-        """The snapshot interval for a post of `age`, or None once it is no longer polled."""
-        for until, every in self.stages:
-            if age <= until:
-                return every
-        return None
-
-    def is_due(self, sent_at: datetime, last_at: datetime | None, now: datetime) -> bool:
-        every = self.interval(now - sent_at)
-        if every is None:
-            return False
-        return last_at is None or now - last_at >= every
-
-
-class DuePost(NamedTuple):
-    outbox_id: int
-    campaign_id: str
-    platform: str
-    remote_id: str
-    sent_at: datetime
-    last_at: datetime | None  # the latest snapshot, if any
-
-
-@dataclass
-class MetricsReport:
-    platform: str
-    due: int = 0
-    calls: int = 0
-    polled: int = 0  # posts asked about
-    snapshots: int = 0  # rows written (posts the network still shows)
-    usd: float = 0.0
-    stopped: str | None = None  # why the cycle stopped early
-    resume_at: datetime | None = None  # after a rate limit: not before then
+READING = {"mentions": "read mentions", "listen": "read the targets' posts"}
 
 
 @dataclass
@@ -124,156 +66,14 @@ class CycleReport:
     metrics: dict[str, MetricsReport] = field(default_factory=dict)
     responses: dict[str, int] = field(default_factory=dict)  # new responses per platform
     skipped: dict[str, str] = field(default_factory=dict)  # "x metrics": why not polled
-
-
-def due_posts(
-    store: Store,
-    now: datetime,
-    cadence: Cadence | None = None,
-    platform: str | None = None,
-) -> list[DuePost]:
-    """Sent live posts whose next snapshot is due, the longest-waiting first (never polled
-    first), so a cycle stopped by the budget or a rate limit starts with the rest next time."""
-    cadence = cadence or Cadence()
-    last = (
-        select(func.max(MetricSnapshotRow.at))
-        .where(MetricSnapshotRow.outbox_id == OutboxRow.id)
-        .correlate(OutboxRow)
-        .scalar_subquery()
-    )
-    # A repost or like has no counts of its own: what it did shows on the amplified post.
-    measured = case(
-        (OutboxRow.action.in_(("repost", "like")), OutboxRow.subject_id),
-        else_=OutboxRow.remote_id,
-    )
-    query = select(
-        OutboxRow.id,
-        OutboxRow.campaign_id,
-        OutboxRow.platform,
-        measured,
-        OutboxRow.sent_at,
-        last,
-    ).where(
-        OutboxRow.mode == "live",
-        OutboxRow.state == OutboxState.SENT,
-        OutboxRow.remote_id.is_not(None),
-        OutboxRow.sent_at >= now - cadence.stop_after,
-    )
-    if platform is not None:
-        query = query.where(OutboxRow.platform == platform)
-    with store.read() as session:
-        rows = session.execute(query).all()
-    due = [
-        DuePost(*row)
-        for row in rows
-        if row[4] is not None and row[4] <= now and cadence.is_due(row[4], row[5], now)
-    ]
-    due.sort(key=lambda p: (p.last_at is not None, p.last_at or p.sent_at, p.outbox_id))
-    return due
-
-
-def poll_metrics(
-    store: Store,
-    platform: Platform,
-    rows: Sequence[DuePost],
-    now: datetime,
-    *,
-    budget: Budget | None = None,
-    prices: XPrices | None = None,
-    show_progress: bool = False,
-) -> MetricsReport:
-    """Snapshot `rows` in calls of `platform.metrics_batch`; see the module docstring. X reads
-    are charged `prices.own_read` per post the answer holds, and checked against `budget`."""
-    report = MetricsReport(platform.name, due=len(rows))
-    size = max(1, int(platform.metrics_batch))
-    price = prices.own_read if prices is not None and platform.name == "x" else 0.0
-    spent = budget.spent(platform.name, now) if budget is not None and price else 0.0
-    batches = range(0, len(rows), size)
-    starts: Iterable[int] = batches
-    if show_progress:  # `kindling engagement poll` on a terminal (a backfill), not the daemon
-        starts = track(batches, f"{platform.name}: metrics", total=len(batches))
-    for start in starts:
-        batch = list(rows[start : start + size])
-        if budget is not None and price:
-            affordable = math.floor((budget.monthly_usd - spent) / price + 1e-9)
-            if affordable < len(batch):
-                batch = batch[: max(affordable, 0)]
-                report.stopped = (
-                    f"{platform.name} monthly budget reached: ${spent:.3f} spent of "
-                    f"${budget.monthly_usd:.2f}; {len(rows) - report.polled - len(batch)} "
-                    f"post(s) not polled this cycle (${price:.3f} a read)"
-                )
-                if not batch:
-                    break
-        try:
-            found = platform.metrics([row.remote_id for row in batch])
-        except RateLimited as exc:
-            report.stopped = f"rate limited: {exc.message}"
-            report.resume_at = exc.reset_at
-            break
-        except Rejected as exc:  # this batch only (e.g. a malformed id): the others go on
-            log.warning("%s: metrics of %d post(s) refused: %s", platform.name, len(batch), exc)
-            continue
-        except PlatformError as exc:
-            report.stopped = f"{type(exc).__name__}: {exc.message}"
-            if isinstance(exc, AuthFailed):
-                report.resume_at = now + AUTH_RETRY
-            break
-        report.calls += 1
-        report.polled += len(batch)
-        usd = _write_snapshots(store, batch, found, now, price)
-        report.snapshots += len({m.remote_id for m in found} & {r.remote_id for r in batch})
-        report.usd += usd
-        spent += usd
-        if report.stopped:
-            break
-    return report
-
-
-def _write_snapshots(
-    store: Store, batch: Sequence[DuePost], found: Sequence[Metrics], now: datetime, price: float
-) -> float:
-    """One transaction: a snapshot per post the answer holds, and the charge per campaign."""
-    by_remote = {row.remote_id: row for row in batch}
-    snapshots: list[dict[str, Any]] = []
-    charged: defaultdict[str, int] = defaultdict(int)
-    seen: set[str] = set()
-    for metrics in found:
-        row = by_remote.get(metrics.remote_id)
-        if row is None or metrics.remote_id in seen:
-            continue  # not asked for, or twice in one answer: one snapshot per post per cycle
-        seen.add(metrics.remote_id)
-        snapshots.append(
-            {
-                "outbox_id": row.outbox_id,
-                "platform": row.platform,
-                "remote_id": row.remote_id,
-                "at": now,
-                "likes": metrics.likes,
-                "reposts": metrics.reposts,
-                "replies": metrics.replies,
-                "quotes": metrics.quotes,
-                "impressions": metrics.impressions,
-                "bookmarks": metrics.bookmarks,
-            }
-        )
-        charged[row.campaign_id] += 1
-    spend = [
-        Spend(batch[0].platform, campaign_id, Cost("own_read", count * price), now)
-        for campaign_id, count in sorted(charged.items())
-        if price
-    ]
-    with store.write() as session:
-        if snapshots:
-            session.execute(insert(table(MetricSnapshotRow)), snapshots)
-        Budget.record(session, spend)
-    return sum(s.cost.usd for s in spend)
+    listened: dict[str, ListenReport] = field(default_factory=dict)  # targets' own feeds read
 
 
 class EngagementPoller:
     """The daemon's engagement job: `run_cycle()` polls every platform's due metrics, then its
-    responses (every `responses_every`). A platform waiting out a rate limit is skipped, per
-    kind of call (metrics and mentions are limited separately), until its reset time."""
+    responses (every `responses_every`), then listens to the targets' own feeds (every
+    `listen_every`; None: not at all). A platform waiting out a rate limit is skipped, per kind
+    of call (metrics, mentions and listening are limited separately), until its reset time."""
 
     def __init__(
         self,
@@ -286,6 +86,9 @@ class EngagementPoller:
         *,
         cadence: Cadence | None = None,
         responses_every: timedelta = timedelta(minutes=5),
+        listen_every: timedelta | None = None,
+        listen_pages: int = 3,
+        listen_x_reads_per_day: int = 100,
         show_progress: bool = False,
     ) -> None:
         self.store = store
@@ -295,15 +98,22 @@ class EngagementPoller:
         self.campaigns_provider = campaigns_provider
         self.clock = clock
         self.cadence = cadence or Cadence()
-        self.responses_every = responses_every
+        self.every = {"mentions": responses_every, "listen": listen_every}
+        self.listener = Listener(
+            store,
+            budget,
+            prices.read,
+            pages_per_pass=listen_pages,
+            x_reads_per_day=listen_x_reads_per_day,
+        )
         self.show_progress = show_progress
         self.paused_until: dict[tuple[str, str], datetime] = {}  # (platform, kind) -> reset
-        self._responses_at: dict[str, datetime] = {}
+        self._last: dict[tuple[str, str], datetime] = {}
 
     def run_cycle(self) -> CycleReport:
         now = self.clock.now()
         report = CycleReport(now)
-        campaigns: list[Campaign] | None = None
+        campaigns: list[Campaign] = []
         for name, platform in self.platforms.items():
             rows = [] if self._waiting(name, "metrics", now, report) else self.due(name, now)
             if rows:
@@ -318,37 +128,57 @@ class EngagementPoller:
                 )
                 report.metrics[name] = result
                 self._after_metrics(result)
-            last = self._responses_at.get(name)
-            if last is not None and now - last < self.responses_every:
-                continue
-            if self._waiting(name, "mentions", now, report):
-                continue
-            if name == "x" and self.budget.spent(name, now) >= self.budget.monthly_usd - 1e-9:
-                report.skipped[f"{name} mentions"] = "X monthly budget reached"
-                continue
-            if campaigns is None:
-                campaigns = list(self.campaigns_provider())
-            try:
-                new = poll_responses(
-                    self.store,
-                    platform,
-                    targets_by_handle(campaigns, name),
-                    now,
-                    read_price=self.prices.read if name == "x" else 0.0,
-                )
-            except RateLimited as exc:
-                self.paused_until[(name, "mentions")] = exc.reset_at
-                report.skipped[f"{name} mentions"] = f"rate limited: {exc.message}"
-                continue
-            except PlatformError as exc:
-                if isinstance(exc, AuthFailed):
-                    self.paused_until[(name, "mentions")] = now + AUTH_RETRY
-                report.skipped[f"{name} mentions"] = f"{type(exc).__name__}: {exc.message}"
-                log.warning("%s: cannot read mentions: %s", name, exc.message)
-                continue
-            self._responses_at[name] = now
-            report.responses[name] = new
+            for kind in ("mentions", "listen"):
+                if not self._due(name, kind, now, report):
+                    continue
+                campaigns = campaigns or list(self.campaigns_provider())
+                try:
+                    self._read(kind, platform, campaigns, now, report)
+                except RateLimited as exc:
+                    self.paused_until[(name, kind)] = exc.reset_at
+                    report.skipped[f"{name} {kind}"] = f"rate limited: {exc.message}"
+                except PlatformError as exc:
+                    if isinstance(exc, AuthFailed):
+                        self.paused_until[(name, kind)] = now + AUTH_RETRY
+                    report.skipped[f"{name} {kind}"] = f"{type(exc).__name__}: {exc.message}"
+                    log.warning("%s: cannot %s: %s", name, READING[kind], exc.message)
+                else:
+                    self._last[(name, kind)] = now
         return report
+
+    def _due(self, name: str, kind: str, now: datetime, report: CycleReport) -> bool:
+        every, last = self.every[kind], self._last.get((name, kind))
+        if every is None or (last is not None and now - last < every):
+            return False
+        if self._waiting(name, kind, now, report):
+            return False
+        if name == "x" and self.budget.spent(name, now) >= self.budget.monthly_usd - 1e-9:
+            report.skipped[f"{name} {kind}"] = "X monthly budget reached"
+            return False
+        return True
+
+    def _read(
+        self,
+        kind: str,
+        platform: Platform,
+        campaigns: Sequence[Campaign],
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        name = platform.name
+        if kind == "mentions":
+            report.responses[name] = poll_responses(
+                self.store,
+                platform,
+                targets_by_handle(campaigns, name),
+                now,
+                read_price=self.prices.read if name == "x" else 0.0,
+            )
+            return
+        listened = self.listener.listen(platform, campaigns, now)
+        report.listened[name] = listened
+        if listened.stopped:
+            log.warning("%s: listening stopped: %s", name, listened.stopped)
 
     def due(self, platform: str, now: datetime) -> list[DuePost]:
         return due_posts(self.store, now, self.cadence, platform)

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import insert, select
 
 from bot.campaign.model import Campaign
+from bot.engagement.events import stored_events, tell
 from bot.platforms.base import Mention, Platform
 from bot.publish.budget import Budget, Cost, Spend
 from bot.store.engine import Store
@@ -96,6 +97,8 @@ def poll_responses(
         ]
         if new:
             session.execute(insert(table(ResponseRow)), new)
+        # A target's answer is told; anyone else's mention of the bot is only stored.
+        events = stored_events(session, platform.name, [row for row in new if row["target_id"]])
         if read_price and mentions:
             cost = Cost("read", read_price * len(mentions))
             Budget.record(session, [Spend(platform.name, None, cost, now)])
@@ -106,6 +109,8 @@ def poll_responses(
         if page.cursor is not None or cursor.cursor is None:
             cursor.cursor = page.cursor
         cursor.updated_at = now
+    for event in events:
+        tell(event)
     return len(new)
 
 

@@ -122,6 +122,10 @@ class FoundPost:
     reply_to_author_id: str | None = None  # whom it replies to, where the network says
     reply_to_handle: str | None = None
     is_repost: bool = False  # a plain repost/retweet, not the author's own words
+    reply_to_id: str | None = None  # the post it replies to (X: its id; Bluesky: at:// URI)
+    quoted_id: str | None = None  # the post it quotes
+    # The posts it replies to or quotes, where the answer carried them (Bluesky author feeds).
+    referenced: tuple[FoundPost, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -260,7 +260,8 @@ class BlueskyPlatform:
             f"reading @{author}'s posts", lambda: self._client.app.bsky.feed.get_author_feed(params)
         )
         items = [(item.post, item.reason is not None) for item in answer.feed]
-        return self._page(items, answer.cursor, newer_than)
+        parents = {item.post.uri: sup.field(item, "reply", "parent") for item in answer.feed}
+        return self._page(items, answer.cursor, newer_than, parents)
 
     def unamplify(self, action: str, published_id: str, subject: Subject) -> None:
         did = self._ensure_session()
@@ -288,7 +289,11 @@ class BlueskyPlatform:
         return Published(remote_id=uri, url=subject.url if subject else "", created_at=None)
 
     def _page(
-        self, items: list[tuple[Any, bool]], cursor: str | None, newer_than: str | None
+        self,
+        items: list[tuple[Any, bool]],
+        cursor: str | None,
+        newer_than: str | None,
+        parents: dict[str, Any] | None = None,
     ) -> FoundPage:
         """Posts with their reply parents' handles (one getProfiles call per 25 authors)."""
         dids = sorted(found.parent_dids(view for view, _ in items))
@@ -300,7 +305,7 @@ class BlueskyPlatform:
                 partial(self._client.app.bsky.actor.get_profiles, params),
             )
             handles.update({profile.did: profile.handle.lower() for profile in answer.profiles})
-        return found.page_of(items, handles, cursor, newer_than)
+        return found.page_of(items, handles, cursor, newer_than, parents)
 
     # --- posts ---------------------------------------------------------------------------------
 

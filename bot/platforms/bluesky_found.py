@@ -4,11 +4,12 @@ plain dicts are read alike through `field`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.platforms.base import FoundPage, FoundPost
-from bot.platforms.bluesky_support import field, parse_time, post_url, split_uri
+from bot.platforms.bluesky_support import field, parse_time, post_url, quoted_uri, split_uri
 
 TAG = "app.bsky.richtext.facet#tag"
 LINK = "app.bsky.richtext.facet#link"
@@ -36,9 +37,35 @@ def parent_dids(views: Iterable[Any]) -> set[str]:
     return found
 
 
-def found_post(view: Any, handles: Mapping[str, str]) -> FoundPost:
-    """An app.bsky.feed.defs#postView; `handles` maps parent authors' DIDs to their handles."""
-    record = field(view, "record")
+def found_post(view: Any, handles: Mapping[str, str], parent: Any = None) -> FoundPost:
+    """An app.bsky.feed.defs#postView; `handles` maps parent authors' DIDs to their handles.
+    `parent`: the postView it replies to, where the feed carried it (getAuthorFeed does)."""
+    post = _post_of(view, field(view, "record"), handles)
+    referenced = [_post_of(parent, field(parent, "record"), handles)] if _has_text(parent) else []
+    quoted = _quoted_view(view)
+    if quoted is not None:
+        referenced.append(_post_of(quoted, field(quoted, "value"), handles))
+    return replace(post, referenced=tuple(referenced))
+
+
+def _has_text(view: Any) -> bool:
+    """A readable post (a parent may be a notFoundPost or blockedPost: no record)."""
+    return isinstance(field(view, "uri"), str) and field(view, "record") is not None
+
+
+def _quoted_view(view: Any) -> Any:
+    """The viewRecord of the post `view` quotes (embed.record#view, or inside
+    embed.recordWithMedia#view), or None."""
+    inner = field(view, "embed", "record")
+    if inner is not None and field(inner, "value") is None:
+        inner = field(inner, "record")
+    if inner is None or field(inner, "value") is None or not isinstance(field(inner, "uri"), str):
+        return None
+    return inner
+
+
+def _post_of(view: Any, record: Any, handles: Mapping[str, str]) -> FoundPost:
+    """A postView (its `record`) or an embedded viewRecord (its `value`) as a FoundPost."""
     author_handle = str(field(view, "author", "handle") or "").lower()
     tags, links = [], []
     for facet in field(record, "facets") or []:
@@ -68,6 +95,8 @@ def found_post(view: Any, handles: Mapping[str, str]) -> FoundPost:
         is_reply=parent is not None,
         reply_to_author_id=parent_did,
         reply_to_handle=handles.get(parent_did, None) if parent_did else None,
+        reply_to_id=parent if isinstance(parent, str) else None,
+        quoted_id=quoted_uri(record),
     )
 
 
@@ -76,8 +105,10 @@ def page_of(
     handles: Mapping[str, str],
     cursor: str | None,
     newer_than: str | None,
+    parents: Mapping[str, Any] | None = None,
 ) -> FoundPage:
-    """A page of (postView, is_repost), newest first, cut where posts reach `newer_than`."""
+    """A page of (postView, is_repost), newest first, cut where posts reach `newer_than`.
+    `parents`: post URI -> the postView it replies to (an author feed's `reply.parent`)."""
     # A repost in an author feed sorts by when it was reposted, not by the post's own time.
     own = [view for view, is_repost in views if not is_repost]
     stamps = [sort_at(view) for view in own]
@@ -87,7 +118,7 @@ def page_of(
         if newer_than is not None and stamp is not None and stamp < newer_than:
             reached_old = True
             continue
-        posts.append(found_post(view, handles))
+        posts.append(found_post(view, handles, (parents or {}).get(str(field(view, "uri")))))
     return FoundPage(
         posts=posts,
         next_page=None if reached_old or not views else cursor,

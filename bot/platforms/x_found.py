@@ -138,6 +138,8 @@ def found_post(data: Mapping[str, Any], users: Mapping[str, str]) -> FoundPost:
         if reply_to is not None and reply_to in users
         else None,
         is_repost="retweeted" in refs,
+        reply_to_id=refs.get("replied_to"),
+        quoted_id=refs.get("quoted"),
     )
 
 

@@ -16,10 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.amplify.outcomes import amplified
-from bot.campaign.model import Campaign
+from bot.campaign.model import Campaign, Target
 from bot.report import queries
 from bot.report.model import (
     TOP,
@@ -145,17 +143,23 @@ def _ordered(
 
 
 def _responses(session: Any, campaign: Campaign, report: Report, start: Any, end: Any) -> None:
-    per = queries.responses_per_target(campaign.id, start, end)
-    answers = {tid: (int(n), first, last) for tid, n, first, last in session.execute(select(per))}
+    answers: dict[str, dict[str, Any]] = {}
+    for tid, n, at, url, kind, is_first, is_last in session.execute(
+        queries.responses_per_target(campaign.id, start, end)
+    ):
+        answer = answers.setdefault(tid, {"n": int(n)})
+        if is_first:
+            answer.update(first_at=_moment(at), first_url=url, first_kind=kind)
+        if is_last:
+            answer.update(last_at=_moment(at), last_url=url)
+    clicked = {tid: _moment(at) for tid, at in session.execute(queries.first_messages(campaign.id))}
+    launch = _utc(campaign.active.start_local(), ZoneInfo(campaign.timezone), end=False)
     rows = sorted(
-        ((t, *answers.get(t.id, (0, None, None))) for t in campaign.targets),
-        key=lambda row: (-row[1], row[0].id),
+        ((t, answers.get(t.id, {"n": 0})) for t in campaign.targets),
+        key=lambda row: (-row[1]["n"], row[0].id),
     )
     report.responses_by_target = [
-        TargetResponse(
-            t.id, t.name, t.constituency or "", t.party or "", count, _stamp(first), _stamp(last)
-        )
-        for t, count, first, last in rows
+        _target_response(t, answer, launch, clicked.get(t.id)) for t, answer in rows
     ]
     for attr, key in (
         ("responses_by_constituency", "constituency"),
@@ -173,14 +177,47 @@ def _responses(session: Any, campaign: Campaign, report: Report, start: Any, end
         )
 
 
-def _stamp(value: Any) -> str | None:
+def _target_response(
+    target: Target, answer: dict[str, Any], launch: datetime | None, clicked: datetime | None
+) -> TargetResponse:
+    first: datetime | None = answer.get("first_at")
+    since_message = (
+        clicked if clicked is not None and first is not None and clicked <= first else None
+    )
+    return TargetResponse(
+        target.id,
+        target.name,
+        target.constituency or "",
+        target.party or "",
+        answer["n"],
+        _stamp(first),
+        _stamp(answer.get("last_at")),
+        answer.get("first_url"),
+        answer.get("first_kind"),
+        answer.get("last_url"),
+        _hours(launch, first),
+        _hours(since_message, first),
+    )
+
+
+def _hours(since: datetime | None, until: datetime | None) -> float | None:
+    """Hours from `since` to `until`, to a tenth (None unless both are known and in order)."""
+    if since is None or until is None or until < since:
+        return None
+    return round((until - since).total_seconds() / 3600, 1)
+
+
+def _moment(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite hands aggregates of timestamps back as text
+    if isinstance(value, str):  # SQLite hands some timestamps back as text
         value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="seconds")
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _stamp(value: Any) -> str | None:
+    moment = _moment(value)
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _series(

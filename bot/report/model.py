@@ -63,6 +63,13 @@ class TargetResponse:
     responses: int
     first_at: str | None
     last_at: str | None
+    first_url: str | None = None
+    first_kind: str | None = None  # reply, quote, mention, supporter_reply, statement
+    last_url: str | None = None
+    # Hours to the first response from the campaign's launch, and from the first supporter
+    # message to the target (its first click on a pre-filled link) where one came before it.
+    hours_since_launch: float | None = None
+    hours_since_first_message: float | None = None
 
     @property
     def answered(self) -> bool:

@@ -37,6 +37,9 @@ TERMINAL_ROWS: dict[str, tuple[int, str]] = {
     "responses_by_party": (GROUP_ROWS, "parties"),
 }
 
+# Columns too wide for a terminal table: the links are in --json, --csv and --html.
+TERMINAL_HIDDEN = frozenset({"first_url", "last_url", "first_kind"})
+
 
 def to_json(report: Report) -> str:
     return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
@@ -97,6 +100,7 @@ def render_terminal(report: Report, console: Any) -> None:
         header, rows = _rows(report, attr)
         if attr in ("top_messages", "top_quotes"):
             header, rows = header[:-1], [row[:-1] for row in rows]  # the text is in JSON/CSV/HTML
+        header, rows = _without(header, rows, TERMINAL_HIDDEN)
         title = name.replace("_", " ")
         if attr == "clicks_by_target":
             title += f" (total {report.clicks_total})"
@@ -112,6 +116,13 @@ def render_terminal(report: Report, console: Any) -> None:
         if len(rows) > limit:
             table.caption = f"{limit} of {len(rows)} {noun} (all in --json, --csv and --html)"
         console.print(table)
+
+
+def _without(
+    header: list[str], rows: list[list[Any]], hidden: frozenset[str]
+) -> tuple[list[str], list[list[Any]]]:
+    keep = [i for i, name in enumerate(header) if name not in hidden]
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
 def silent_targets(report: Report) -> list[str]:

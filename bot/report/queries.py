@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
 )
 from sqlalchemy.sql import Select
@@ -258,22 +259,48 @@ def clicks_per_day(
     )
 
 
-def responses_per_target(campaign_id: str, start: Any, end: Any) -> Any:
-    """Rows (target, responses, first, last) of the targets that answered in the window."""
+def responses_per_target(campaign_id: str, start: Any, end: Any) -> Select[Any]:
+    """Rows (target, responses, when, url, kind, is_first, is_last): each answering target's
+    first and latest response in the window (one row if they are the same), with its count.
+    Dismissed responses do not count."""
     r = ResponseRow
     when = func.coalesce(r.created_at, r.seen_at)
-    return (
+    ranked = (
         select(
             r.target_id,
-            func.count().label("n"),
-            func.min(when).label("first_at"),
-            func.max(when).label("last_at"),
+            func.count().over(partition_by=r.target_id).label("n"),
+            when.label("at"),
+            r.url,
+            r.kind,
+            func.row_number().over(partition_by=r.target_id, order_by=(when, r.id)).label("up"),
+            func.row_number()
+            .over(partition_by=r.target_id, order_by=(when.desc(), r.id.desc()))
+            .label("down"),
         )
         .where(
             r.campaign_id == campaign_id,
             r.target_id.is_not(None),
+            r.dismissed.is_(False),
             in_window(when, start, end),
         )
-        .group_by(r.target_id)
-        .subquery("per_target")
+        .subquery("ranked")
+    )
+    return select(
+        ranked.c.target_id,
+        ranked.c.n,
+        ranked.c.at,
+        ranked.c.url,
+        ranked.c.kind,
+        ranked.c.up == 1,
+        ranked.c.down == 1,
+    ).where(or_(ranked.c.up == 1, ranked.c.down == 1))
+
+
+def first_messages(campaign_id: str) -> Any:
+    """Rows (target, first click): when a supporter first opened a pre-filled message to each
+    target (the /go/ redirect records it; the message itself is sent from their account)."""
+    return (
+        select(ClickRow.target_id, func.min(ClickRow.at))
+        .where(ClickRow.campaign_id == campaign_id)
+        .group_by(ClickRow.target_id)
     )

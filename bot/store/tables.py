@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -223,14 +225,15 @@ class MetricSnapshotRow(Base):
 
 
 class ResponseRow(Base):
-    """A reply, mention or quote seen on a platform, linked to a target when its author is one."""
+    """A reply, mention or quote seen on a platform, linked to a target when its author is one;
+    or a target's own post that answers the campaign (kinds supporter_reply, statement)."""
 
     __tablename__ = "responses"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     remote_id: Mapped[str] = mapped_column(String(400))
-    kind: Mapped[str] = mapped_column(String(16))  # mention, reply, quote
+    kind: Mapped[str] = mapped_column(String(16))  # mention, reply, quote, ...
     campaign_id: Mapped[str | None] = mapped_column(String(64))
     target_id: Mapped[str | None] = mapped_column(String(64))
     outbox_id: Mapped[int | None] = mapped_column(Integer)  # our post it answers, where known
@@ -240,6 +243,12 @@ class ResponseRow(Base):
     url: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # A target's post read from its own feed (bot/engagement/listening.py) that answers a
+    # supporter's post: that post (at:// URI or X id) and where a person sees it.
+    answered_id: Mapped[str | None] = mapped_column(String(400))
+    answered_url: Mapped[str | None] = mapped_column(String(400))
+    # An organiser marked it not relevant (`kindling responses dismiss`): out of the counts.
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("platform", "remote_id"),

@@ -86,21 +86,21 @@ def test_status_keeps_dry_runs_apart_from_the_live_bot(tmp_path):
     live = kindling(project, "status")
     assert live.returncode == 3
     assert "\nOutbox: none\n" in live.stdout
-    apart = "Outbox (dry runs, kept apart; see `kindling status --dry-run`): planned 16, sent 4"
+    apart = "Outbox (dry runs, kept apart; see `kindling status --dry-run`): planned 12, sent 4"
     assert apart in live.stdout.splitlines()
     assert "dry-run.x" not in live.stdout and "dry-run://" not in live.stdout
     report = json.loads(kindling(project, "status", "--json").stdout)
     assert (report["counts"], report["recent_sent"], report["platforms"]) == ({}, [], [])
 
     dry = json.loads(kindling(project, "status", "--dry-run", "--json").stdout)
-    assert dry["counts"] == {"planned": 16, "sent": 4}
+    assert dry["counts"] == {"planned": 12, "sent": 4}
     assert {r["url"].split("/")[2] for r in dry["recent_sent"]} == {"bluesky", "x"}
     assert [(p["platform"], p["detail"]) for p in dry["platforms"]] == [
         ("bluesky", "account dry-run.bluesky"),
         ("x", "account dry-run.x"),
     ]
     shown = kindling(project, "status", "--dry-run").stdout
-    assert "Outbox (dry runs: nothing was sent): planned 16, sent 4" in shown
+    assert "Outbox (dry runs: nothing was sent): planned 12, sent 4" in shown
     assert "Platforms (dry run: simulated accounts)" in shown
 
 

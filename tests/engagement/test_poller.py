@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 
 from bot.campaign.model import Campaign
 from bot.config import XPrices
+from bot.engagement.events import NewResponse, subscribe, unsubscribe
 from bot.engagement.poller import Cadence, EngagementPoller, due_posts, poll_metrics
 from bot.platforms.base import Metrics, Platform
 from bot.platforms.x import XPlatform
@@ -337,7 +338,14 @@ def test_a_targets_reply_on_x_is_recorded_against_the_target(
     clock = FixedClock(NOW)
     engagement = poller(store, {"x": x_platform}, clock, campaigns=[campaign([jones])])
 
-    assert engagement.run_cycle().responses == {"x": 2}
+    told: list[NewResponse] = []
+    subscribe(told.append)
+    try:
+        assert engagement.run_cycle().responses == {"x": 2}
+    finally:
+        unsubscribe(told.append)
+    # The target's answer is told (the alerting's event), the supporter's mention is not.
+    assert [(e.target_id, e.url.rsplit("/", 1)[-1]) for e in told] == [("jones", answer)]
     with store.read() as session:
         rows = {r.remote_id: r for r in session.scalars(select(ResponseRow))}
         cursor = session.get(PollCursorRow, "mentions:x")

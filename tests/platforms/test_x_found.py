@@ -122,6 +122,7 @@ def test_found_page_reads_what_x_answers() -> None:
         is_reply=True,
         reply_to_author_id="99",
         reply_to_handle=None,
+        reply_to_id="19",  # the post it answers, from referenced_tweets
     )
     assert page.posts[1].url == "https://x.com/i/web/status/21" and page.posts[1].created_at is None
     assert (page.next_page, page.newest) == ("n1", "21")
