@@ -179,8 +179,9 @@ def get_media(state: MastodonFakeState, call: Call) -> Result:
     if item is None:
         raise Refusal(404, "Record not found")
     if item.polls_until_ready > 0:
+        answer = render.media(state, item)  # still processing: no url yet
         item.polls_until_ready -= 1
-        return 206, render.media(state, item), {}
+        return 206, answer, {}
     return 200, render.media(state, item), {}
 
 

@@ -81,6 +81,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    faulted: bool = False  # answered by an injected fault
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)
