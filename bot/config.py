@@ -310,6 +310,13 @@ class Settings(Section):
     web: WebSettings = Field(default=WebSettings(), description="The action pages' web server.")
 
 
+def own_post_limits(settings: Settings) -> dict[str, int]:
+    """Length limits of the bot's own posts that depend on its account's server: Mastodon's
+    instance may allow more (or fewer) than 500 characters. Asks keep the default limit: a
+    supporter's instance is not known."""
+    return {"mastodon": settings.mastodon.max_characters}
+
+
 @dataclass(frozen=True)
 class Secrets:
     """Credentials from the environment. repr() shows which are set, never their values."""

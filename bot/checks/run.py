@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from bot.checks.campaign_rules import check_campaign, stance_notes
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
 from bot.compose.templates import TemplateProblem, Templates
-from bot.config import Config
+from bot.config import Config, own_post_limits
 from bot.problems import Problem, display_path
 
 
@@ -73,7 +74,12 @@ def check_templates(templates: Templates) -> list[Problem]:
     return problems
 
 
-def check_one(path: Path, templates: Templates, default_timezone: str) -> CampaignReport:
+def check_one(
+    path: Path,
+    templates: Templates,
+    default_timezone: str,
+    post_limits: Mapping[str, int] | None = None,
+) -> CampaignReport:
     """Load, check and render one campaign under the limits `templates` carries (file sizes,
     and one deadline for all of the campaign's renderings: limits.campaign_render_seconds)."""
     limits = FileLimits(templates.limits.campaign_file_bytes, templates.limits.targets_file_bytes)
@@ -85,7 +91,7 @@ def check_one(path: Path, templates: Templates, default_timezone: str) -> Campai
     with templates.campaign_budget():
         report.problems += check_campaign(loaded, templates)
         report.notes = stance_notes(loaded) + repeated_text_notes(loaded, templates)
-        report.renderings, rendering_problems = render_campaign(loaded, templates)
+        report.renderings, rendering_problems = render_campaign(loaded, templates, post_limits)
     report.problems += rendering_problems
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))
     return report
@@ -107,5 +113,9 @@ def run_check(config: Config, paths: list[Path]) -> CheckReport:
             )
         )
     for path in files:
-        report.campaigns.append(check_one(path, templates, config.settings.general.timezone))
+        report.campaigns.append(
+            check_one(
+                path, templates, config.settings.general.timezone, own_post_limits(config.settings)
+            )
+        )
     return report

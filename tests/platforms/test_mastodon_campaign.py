@@ -90,3 +90,18 @@ def test_a_token_in_config_toml_is_refused_without_echoing_it(tmp_path: Path) ->
     assert checked.returncode != 0
     assert "access_token" in checked.stdout + checked.stderr
     assert "tok-SECRET-999" not in checked.stdout + checked.stderr
+
+
+def test_check_uses_the_configured_mastodon_length(tmp_path: Path) -> None:
+    """`[mastodon] max_characters` (the instance's limit) makes an over-long post an error at
+    edit time; the text counts its link as 23 characters (Mastodon's rule)."""
+    root = project(tmp_path / "project", "http://127.0.0.1:9")
+    config = root / "config.toml"
+    config.write_text(config.read_text() + "max_characters = 40\n", encoding="utf-8")
+    checked = kindling(root, "", "check")
+    assert checked.returncode != 0
+    output = checked.stdout + checked.stderr
+    # "Read the letter " (16) + a link (23) = 39: within 40; the Welsh text is 44: too long
+    assert "campaigns/demo.yaml:10:" in output
+    assert "44 characters, over the limit of 40" in output
+    assert output.count("over the limit") == 1
