@@ -67,8 +67,10 @@ class MastodonPlatform:
         access_token: str,
         timeout: float = 10.0,
         visibility: str = "public",
+        max_characters: int = sup.DEFAULT_MAX_CHARACTERS,
         clock: Clock | None = None,
     ) -> None:
+        self.max_characters = max_characters  # what `kindling check` holds posts to
         self._clock = clock or SystemClock()
         self.instance_url = instance_url.rstrip("/")
         self._domain = urlsplit(self.instance_url).netloc or self.instance_url
@@ -98,6 +100,7 @@ class MastodonPlatform:
             access_token=token,
             timeout=settings.timeout_seconds,
             visibility=settings.visibility,
+            max_characters=settings.max_characters,
             clock=clock,
         )
 
@@ -114,6 +117,7 @@ class MastodonPlatform:
         with self._calling("check account", "GET /api/v1/accounts/verify_credentials"):
             me = self._client.account_verify_credentials()
             self._account = Account(str(me["id"]), sup.address(me, self._domain))
+        self._compare_limits()
         return self._account
 
     def status_limits(self) -> tuple[int, int]:
@@ -121,6 +125,29 @@ class MastodonPlatform:
         with self._calling("read instance", "GET /api/v2/instance"):
             statuses = self._client.instance_v2()["configuration"]["statuses"]
             return int(statuses["max_characters"]), int(statuses["characters_reserved_per_url"])
+
+    def _compare_limits(self) -> None:
+        """Once, at start: warn when `kindling check` allows longer statuses than the instance
+        (they would be refused at send time) or counts links differently."""
+        try:
+            limit, per_url = self.status_limits()
+        except PlatformError as exc:
+            log.info("mastodon: cannot read the instance's status limits: %s", exc.message)
+            return
+        if self.max_characters > limit:
+            log.warning(
+                "mastodon: [mastodon] max_characters is %d but the instance allows %d: longer "
+                "posts pass `kindling check` and are refused when sent; set max_characters = %d",
+                self.max_characters,
+                limit,
+                limit,
+            )
+        if per_url != sup.CHARACTERS_PER_URL:
+            log.warning(
+                "mastodon: the instance counts a link as %d characters, `kindling check` as %d",
+                per_url,
+                sup.CHARACTERS_PER_URL,
+            )
 
     def publish(self, post: PostRequest) -> Published:
         if post.action != "post":
@@ -140,7 +167,7 @@ class MastodonPlatform:
                     f"{len(post.thread)} replies exist; reply {number} failed: {exc.message}",
                 ) from exc
         log.info("mastodon: published %s as %s (%d replies)", post.key, root["id"], len(replies))
-        return _published(root, replies)
+        return sup.published(root, replies)
 
     def find_published(self, post: PostRequest) -> Published | None:
         """The first own status since the slot with the post's text (not a reply), and its
@@ -155,7 +182,9 @@ class MastodonPlatform:
         ]
         wanted = sup.fingerprint(post.text)
         roots = [
-            s for s in own if not s.get("in_reply_to_id") and sup.fingerprint(_text(s)) == wanted
+            s
+            for s in own
+            if not s.get("in_reply_to_id") and sup.fingerprint(sup.status_text(s)) == wanted
         ]
         if not roots:
             return None
@@ -168,18 +197,23 @@ class MastodonPlatform:
                     s
                     for s in own
                     if str(s.get("in_reply_to_id")) == parent
-                    and sup.fingerprint(_text(s)) == wanted
+                    and sup.fingerprint(sup.status_text(s)) == wanted
                 ),
                 None,
             )
             if reply is None:
                 break  # a partly published thread: fewer thread_ids than post.thread
             replies.append(reply)
-        return _published(root, replies)
+        return sup.published(root, replies)
 
     def recent_own_posts(self, limit: int = 100) -> list[OwnPost]:
         return [
-            OwnPost(str(s["id"]), _text(s), sup.when(s["created_at"]), str(s["url"] or s["uri"]))
+            OwnPost(
+                str(s["id"]),
+                sup.status_text(s),
+                sup.when(s["created_at"]),
+                str(s["url"] or s["uri"]),
+            )
             for s in self._own_statuses(limit)
         ]
 
@@ -197,7 +231,7 @@ class MastodonPlatform:
                 if not _not_found(exc):
                     raise
                 statuses = [s for s in map(self._status_or_none, batch) if s is not None]
-            found += [_metrics_of(s) for s in statuses]
+            found += [sup.metrics_of(s) for s in statuses]
         return found
 
     def mentions(self, cursor: str | None = None) -> MentionPage:
@@ -320,11 +354,11 @@ class MastodonPlatform:
             raise AuthFailed(PLATFORM, f"{what}: 401 (check {TOKEN_VARIABLE})") from exc
         except sdk.MastodonServerError as exc:
             kind = Ambiguous if create else Transient
-            raise kind(PLATFORM, f"{what}: {_said(exc)}") from exc
+            raise kind(PLATFORM, f"{what}: {sup.said(exc)}") from exc
         except sdk.MastodonAPIError as exc:
             status = exc.args[1] if len(exc.args) > 1 else None
             if isinstance(status, int) and 400 <= status < 500:
-                raise Rejected(PLATFORM, f"{what}: {_said(exc)}") from exc
+                raise Rejected(PLATFORM, f"{what}: {sup.said(exc)}") from exc
             kind = Ambiguous if create else Transient
             raise kind(PLATFORM, f"{what}: unreadable answer from the instance") from exc
         except sdk.MastodonNetworkError as exc:
@@ -341,35 +375,6 @@ class MastodonPlatform:
             raise kind(PLATFORM, f"{what}: {type(exc).__name__}") from exc
 
 
-def _said(exc: Any) -> str:
-    """'422 Validation failed: ...' from Mastodon.py's error arguments."""
-    args = [a for a in exc.args[1:] if a is not None]
-    return " ".join(str(a) for a in args[:1] + args[2:])[:300] or str(exc)
-
-
 def _not_found(exc: Rejected) -> bool:
     cause = exc.__cause__
     return isinstance(cause, sdk.MastodonNotFoundError)
-
-
-def _text(status: Any) -> str:
-    return sup.plain_text(str(status.get("content") or ""))
-
-
-def _published(root: Any, replies: Sequence[Any]) -> Published:
-    return Published(
-        str(root["id"]),
-        str(root.get("url") or root.get("uri") or ""),
-        sup.when(root.get("created_at")),
-        tuple(str(r["id"]) for r in replies),
-    )
-
-
-def _metrics_of(status: Any) -> Metrics:
-    return Metrics(
-        str(status["id"]),
-        likes=int(status.get("favourites_count") or 0),
-        reposts=int(status.get("reblogs_count") or 0),
-        replies=int(status.get("replies_count") or 0),
-        quotes=int(status.get("quotes_count") or 0),
-    )

@@ -6,12 +6,14 @@
 - `never_sent` tells a connection that never carried the request from one whose answer was lost.
 - Mastodon shows a status as HTML (`content`): `plain_text` reads it back, `fingerprint`
   compares it with the text we sent (links masked: Mastodon shortens how they are shown).
+- `mention_of`, `published`, `metrics_of` read Mastodon's entities into base.py's types.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -21,12 +23,13 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from bot.platforms.base import Mention
+from bot.platforms.base import Mention, Metrics, Published
 
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 _URL = re.compile(r"https?://\S+")
 _REMOTE_MENTION = re.compile(r"(@\w+)@[\w.-]+\w")
 CHARACTERS_PER_URL = 23  # Mastodon counts every link as this many characters
+DEFAULT_MAX_CHARACTERS = 500  # Mastodon's default status length limit
 
 
 @dataclass(frozen=True)
@@ -167,4 +170,33 @@ def mention_of(notification: Any, me: str, domain: str) -> Mention | None:
         when(status.get("created_at")),
         str(status.get("url") or status.get("uri") or ""),
         target,
+    )
+
+
+def said(exc: Any) -> str:
+    """'422 Validation failed: ...' from Mastodon.py's error arguments."""
+    args = [a for a in exc.args[1:] if a is not None]
+    return " ".join(str(a) for a in args[:1] + args[2:])[:300] or str(exc)
+
+
+def status_text(status: Any) -> str:
+    return plain_text(str(status.get("content") or ""))
+
+
+def published(root: Any, replies: Sequence[Any]) -> Published:
+    return Published(
+        str(root["id"]),
+        str(root.get("url") or root.get("uri") or ""),
+        when(root.get("created_at")),
+        tuple(str(r["id"]) for r in replies),
+    )
+
+
+def metrics_of(status: Any) -> Metrics:
+    return Metrics(
+        str(status["id"]),
+        likes=int(status.get("favourites_count") or 0),
+        reposts=int(status.get("reblogs_count") or 0),
+        replies=int(status.get("replies_count") or 0),
+        quotes=int(status.get("quotes_count") or 0),
     )

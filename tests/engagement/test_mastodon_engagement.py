@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.platforms.mastodon import MastodonPlatform
+from bot.report.collect import collect
 from bot.store.engine import Store
 from bot.store.tables import PollCursorRow, ResponseRow
 from tests.engagement.test_poller import (
@@ -65,3 +66,10 @@ def test_counts_and_a_targets_reply_on_mastodon(store: Store, fake: MastodonFake
     with store.read() as session:
         rows = {r.remote_id: r for r in session.scalars(select(ResponseRow))}
     assert set(rows) == {answer, later} and rows[later].kind == "mention"
+
+    # `kindling report` shows the target as having answered, and Mastodon's counts
+    report = collect(store, campaign([jones, {"id": "silent", "name": "B Member"}]))
+    answered = {r.target: r.responses for r in report.responses_by_target}
+    assert answered == {"jones": 2, "silent": 0}
+    (by_platform,) = report.engagement_by_platform
+    assert (by_platform.platform, by_platform.likes, by_platform.reposts) == ("mastodon", 5, 2)

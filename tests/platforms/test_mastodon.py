@@ -175,6 +175,20 @@ def test_check_account_and_the_instance_length_rule(fake: MastodonFakeServer) ->
     assert platform.status_limits() == (1000, 23)
 
 
+def test_a_configured_limit_above_the_instances_is_warned_about_once(
+    fake: MastodonFakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.state.max_characters = 400
+    platform = adapter(fake, max_characters=500)
+    with caplog.at_level("WARNING", logger="bot.platforms.mastodon"):
+        platform.check_account()
+    assert "max_characters is 500 but the instance allows 400" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bot.platforms.mastodon"):
+        adapter(fake, max_characters=400).check_account()
+    assert caplog.text == ""
+
+
 def test_metrics_in_one_batch_call_and_one_call_each_on_older_instances(
     fake: MastodonFakeServer,
 ) -> None:
