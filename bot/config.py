@@ -30,6 +30,7 @@ SECRET_VARIABLES = {
     "KINDLING_X_ACCESS_TOKEN": "X user access token of the campaign account",
     "KINDLING_X_ACCESS_TOKEN_SECRET": "X user access token secret of the campaign account",
     "KINDLING_BLUESKY_APP_PASSWORD": "Bluesky app password of the campaign account",
+    "KINDLING_MASTODON_ACCESS_TOKEN": "Mastodon access token of the campaign account",
 }
 _SECRET_KEY = re.compile(r"(secret|password|token|api_key|apikey|private_key|credential)", re.I)
 
@@ -109,6 +110,24 @@ class BlueskySettings(Section):
         default=24, ge=0, description="Most posts the bot makes on Bluesky per day."
     )
     timeout_seconds: float = Field(default=8.0, gt=0, description="Timeout for one Bluesky call.")
+
+
+class MastodonSettings(Section):
+    instance_url: str = Field(
+        default="", description="Base URL of the campaign account's Mastodon instance."
+    )
+    daily_cap: int = Field(
+        default=24, ge=0, description="Most posts the bot makes on Mastodon per day."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout for one Mastodon call.")
+    visibility: Literal["public", "unlisted"] = Field(
+        default="public", description="Visibility of the bot's statuses."
+    )
+    max_characters: int = Field(
+        default=500,
+        ge=1,
+        description="The instance's status length limit; links count as 23 characters each.",
+    )
 
 
 class EngagementSettings(Section):
@@ -317,6 +336,9 @@ class Settings(Section):
     bluesky: BlueskySettings = Field(
         default=BlueskySettings(), description="Bluesky account and PDS."
     )
+    mastodon: MastodonSettings = Field(
+        default=MastodonSettings(), description="Mastodon account and instance."
+    )
     engagement: EngagementSettings = Field(
         default=EngagementSettings(), description="Metrics and responses polling."
     )
@@ -334,6 +356,13 @@ class Settings(Section):
     daemon: DaemonSettings = Field(
         default=DaemonSettings(), description="`kindling run`'s heartbeat and liveness."
     )
+
+
+def own_post_limits(settings: Settings) -> dict[str, int]:
+    """Length limits of the bot's own posts that depend on its account's server: Mastodon's
+    instance may allow more (or fewer) than 500 characters. Asks keep the default limit: a
+    supporter's instance is not known."""
+    return {"mastodon": settings.mastodon.max_characters}
 
 
 @dataclass(frozen=True)

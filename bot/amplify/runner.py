@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.amplify.discovery import Discovery, PassReport
 from bot.amplify.planning import QuoteWriter
-from bot.campaign.model import POST_PLATFORMS
+from bot.campaign.model import AMPLIFY_PLATFORMS
 from bot.checks.registry import ActiveCampaign
 from bot.compose.quoting import quote_text
 from bot.platforms.base import Account, Amplifier, Platform, PlatformError
@@ -67,7 +67,7 @@ class AmplifyRunner:
     def withdraw_blocked(self, campaigns: Sequence[ActiveCampaign], now: datetime) -> None:
         """After a campaign change: planned amplifications of newly blocklisted authors go."""
         for active in campaigns:
-            for name in POST_PLATFORMS:
+            for name in AMPLIFY_PLATFORMS:
                 self.discovery.withdraw_blocked(active.loaded.campaign, name, now)
 
 

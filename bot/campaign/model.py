@@ -26,9 +26,12 @@ from pydantic import (
 from bot.problems import excerpt
 from bot.timezones import Timezone
 
-POST_PLATFORMS = ("x", "bluesky")
+POST_PLATFORMS = ("x", "bluesky", "mastodon")
+AMPLIFY_PLATFORMS = ("x", "bluesky")
 ASK_PLATFORMS = ("x", "bluesky", "mastodon", "threads", "email")
-PostPlatform = Literal["x", "bluesky"]
+PostPlatform = Literal["x", "bluesky", "mastodon"]
+# Amplification (finding others' posts, reposting them) is not built for Mastodon yet (issue 16).
+AmplifyPlatform = Literal["x", "bluesky"]
 AskPlatform = Literal["x", "bluesky", "mastodon", "threads", "email"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -366,7 +369,7 @@ class Amplify(Model):
     """Finding supporters' posts about the campaign and amplifying them (docs/campaigns.md)."""
 
     # Where to look and amplify. X is off unless listed: every post X returns is billed.
-    platforms: list[PostPlatform] = Field(default=["bluesky"], min_length=1)
+    platforms: list[AmplifyPlatform] = Field(default=["bluesky"], min_length=1)
     # What makes a post about the campaign; None: the campaign's own hashtags.
     hashtags: list[Hashtag] | None = None
     # Link ids from `links:` or full URLs; posts linking to them match.

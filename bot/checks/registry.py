@@ -20,7 +20,7 @@ from bot.campaign.loader import LoadedCampaign, campaign_files
 from bot.checks.run import CampaignReport, check_one, check_templates
 from bot.compose.renderings import PostRenderer
 from bot.compose.templates import Templates
-from bot.config import Config
+from bot.config import Config, own_post_limits
 from bot.problems import Problem, display_path, excerpt
 
 log = logging.getLogger("kindling.campaigns")
@@ -83,7 +83,8 @@ class CampaignRegistry:
         """check_one, and any failure it did not foresee as a problem of that file: one file
         must not stop the others from loading, nor end the reload job."""
         try:
-            return check_one(path, templates, self.config.settings.general.timezone)
+            settings = self.config.settings
+            return check_one(path, templates, settings.general.timezone, own_post_limits(settings))
         except Exception as exc:
             reason = f"could not be checked: {type(exc).__name__}: {excerpt(exc, 120)}"
             # The traceback is for a developer, at DEBUG: its message may quote the file.

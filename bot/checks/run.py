@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from bot.checks.image_rules import image_problems
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
 from bot.compose.templates import TemplateProblem, Templates
-from bot.config import Config
+from bot.config import Config, own_post_limits
 from bot.problems import Problem, display_path
 
 
@@ -76,7 +77,11 @@ def check_templates(templates: Templates) -> list[Problem]:
 
 
 def check_one(
-    path: Path, templates: Templates, default_timezone: str, image_cache: Path | None = None
+    path: Path,
+    templates: Templates,
+    default_timezone: str,
+    post_limits: Mapping[str, int] | None = None,
+    image_cache: Path | None = None,
 ) -> CampaignReport:
     """Load, check and render one campaign under the limits `templates` carries (file sizes,
     and one deadline for all of the campaign's renderings: limits.campaign_render_seconds).
@@ -92,7 +97,7 @@ def check_one(
         report.notes = (
             stance_notes(loaded) + repeated_text_notes(loaded, templates) + handle_notes(loaded)
         )
-        report.renderings, rendering_problems = render_campaign(loaded, templates)
+        report.renderings, rendering_problems = render_campaign(loaded, templates, post_limits)
     report.problems += rendering_problems
     report.problems += image_problems(loaded, image_cache)
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))
@@ -121,6 +126,12 @@ def run_check(config: Config, paths: list[Path]) -> CheckReport:
         )
     for path in files:
         report.campaigns.append(
-            check_one(path, templates, config.settings.general.timezone, image_cache(config))
+            check_one(
+                path,
+                templates,
+                config.settings.general.timezone,
+                own_post_limits(config.settings),
+                image_cache(config),
+            )
         )
     return report

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from bot.cli.common import campaign_path_or_exit, console, fail, pass_config
-from bot.config import Config, load_config
+from bot.config import Config, load_config, own_post_limits
 from bot.problems import ProblemsFound
 
 if TYPE_CHECKING:
@@ -129,7 +129,9 @@ def preview(
     from bot.compose.templates import Templates
 
     templates = Templates(config.templates_dir, config.settings.limits)
-    report = check_one(path, templates, config.settings.general.timezone)
+    report = check_one(
+        path, templates, config.settings.general.timezone, own_post_limits(config.settings)
+    )
     # Texts over a platform's limit are shown (in red), then reported; any other problem means
     # there is nothing trustworthy to show.
     if report.loaded is None or any(not _is_length_problem(p.message) for p in report.problems):

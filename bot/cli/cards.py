@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import campaign_path_or_exit, fail, pass_config
-from bot.config import Config
+from bot.config import Config, own_post_limits
 
 
 @click.command()
@@ -30,7 +30,13 @@ def cards(config: Config, campaign: str, out: Path) -> None:
 
     path = campaign_path_or_exit(config, campaign)
     templates = Templates(config.templates_dir, config.settings.limits)
-    report = check_one(path, templates, config.settings.general.timezone, image_cache(config))
+    report = check_one(
+        path,
+        templates,
+        config.settings.general.timezone,
+        own_post_limits(config.settings),
+        image_cache(config),
+    )
     if report.problems or report.loaded is None:
         fail(report.problems)
     written = write_cards(report.loaded, out, image_cache(config) / "cards")

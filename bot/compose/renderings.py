@@ -8,8 +8,8 @@ applies to the target's stance.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -89,7 +89,13 @@ def default_link(campaign: Campaign, message: Message | None = None) -> str:
 
 
 class _Renderer:
-    def __init__(self, loaded: LoadedCampaign, templates: Templates) -> None:
+    def __init__(
+        self,
+        loaded: LoadedCampaign,
+        templates: Templates,
+        post_limits: Mapping[str, int] | None = None,
+    ) -> None:
+        self.post_limits = dict(post_limits or {})  # the bot's own posts: platform -> limit
         self.loaded = loaded
         self.campaign = loaded.campaign
         self.templates = templates
@@ -187,7 +193,7 @@ class _Renderer:
                             platform,
                             language,
                             text,
-                            count(platform, text),
+                            self._post_count(platform, text),
                             quote=quote_id,
                         )
                         for index, reply in enumerate(message.thread):
@@ -211,9 +217,14 @@ class _Renderer:
                                     platform,
                                     language,
                                     reply_text,
-                                    count(platform, reply_text),
+                                    self._post_count(platform, reply_text),
                                     quote=quote_id,
                                 )
+
+    def _post_count(self, platform: str, text: str) -> Count:
+        counted = count(platform, text)
+        limit = self.post_limits.get(platform)
+        return counted if limit is None else replace(counted, limit=limit)
 
     def post_context(
         self, message: Message, language: str, platform: str, slot: datetime | None = None
@@ -305,10 +316,13 @@ class PostRenderer:
 
 
 def render_campaign(
-    loaded: LoadedCampaign, templates: Templates
+    loaded: LoadedCampaign,
+    templates: Templates,
+    post_limits: Mapping[str, int] | None = None,
 ) -> tuple[list[Rendering], list[Problem]]:
-    """All renderings, plus located problems for template errors and texts over a limit."""
-    renderer = _Renderer(loaded, templates)
+    """All renderings, plus located problems for template errors and texts over a limit
+    (`post_limits`: the bot's own posts' limits where they differ by account, e.g. Mastodon)."""
+    renderer = _Renderer(loaded, templates, post_limits)
     renderings = [*renderer.posts(), *renderer.asks()]
     problems = renderer.problems
     for rendering in renderings:

@@ -67,6 +67,10 @@ def make_platform(name: str, config: Config, dry_run: bool, clock: Clock | None 
             from bot.platforms.bluesky import BlueskyPlatform
 
             return BlueskyPlatform.from_config(config, clock)
+        if name == "mastodon":
+            from bot.platforms.mastodon import MastodonPlatform
+
+            return MastodonPlatform.from_config(config, clock)
     except AuthFailed as exc:
         return UnavailablePlatform(name, exc.message)
     raise ValueError(f"unknown platform {name!r}")

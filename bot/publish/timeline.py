@@ -18,7 +18,11 @@ from bot.publish.schedule import Slot, plan
 
 
 def daily_caps(settings: Settings) -> dict[str, int]:
-    return {"x": settings.x.daily_cap, "bluesky": settings.bluesky.daily_cap}
+    return {
+        "x": settings.x.daily_cap,
+        "bluesky": settings.bluesky.daily_cap,
+        "mastodon": settings.mastodon.daily_cap,
+    }
 
 
 def planned_posts(

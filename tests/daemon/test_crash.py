@@ -1,6 +1,7 @@
-"""Proof under crashes: kill -9 the daemon at random moments while it posts to the fake X server
-and the real local Bluesky PDS; restart it each time; count on the servers, not in our database.
-Every due post must exist exactly once on each server: 0 lost, 0 duplicated."""
+"""Proof under crashes: kill -9 the daemon at random moments while it posts to the fake X server,
+the real local Bluesky PDS and the Mastodon stand-in; restart it each time; count on the
+servers, not in our database. Every due post must exist exactly once on each server: 0 lost,
+0 duplicated."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.fakes.mastodon_process import mastodon_fake_process as running_mastodon_fake
 from tests.fakes.x_process import x_fake_process as running_x_fake
 from tests.peers.bluesky_network import BlueskyNetwork
 
 pytestmark = [pytest.mark.crash, pytest.mark.bluesky, pytest.mark.xfake]
 
 ROOT = Path(__file__).resolve().parents[2]
-MESSAGES = 50  # each every minute, on X and Bluesky: 100 posts a minute
+MESSAGES = 50  # each every minute, on X, Bluesky and Mastodon: 150 posts a minute
+PLATFORMS = 3
+MASTODON_TOKEN = "crash-mastodon-token"
 WINDOW_MINUTES = 8
 X_KEYS = {
     "KINDLING_X_API_KEY": "crash-consumer-key",
@@ -41,13 +45,24 @@ def x_fake_process(tmp_path: Path):
         yield url
 
 
-def _project(tmp_path: Path, network: BlueskyNetwork, x_url: str) -> tuple[Path, dict[str, str]]:
+@pytest.fixture
+def mastodon_fake_process(tmp_path: Path):
+    # Mastodon allows 300 calls per 5 minutes and 300 statuses per 3 hours: lifted likewise.
+    unlimited = {"*": (1_000_000, 300), "POST /api/v1/statuses": (1_000_000, 10800)}
+    with running_mastodon_fake(tmp_path, MASTODON_TOKEN, limits=unlimited) as url:
+        yield url
+
+
+def _project(
+    tmp_path: Path, network: BlueskyNetwork, x_url: str, mastodon_url: str
+) -> tuple[Path, dict[str, str]]:
     project = tmp_path / "project"
     (project / "campaigns").mkdir(parents=True)
     (project / "templates").mkdir()
     (project / "config.toml").write_text(
         f'[x]\napi_base_url = "{x_url}"\ndaily_cap = 100000\nmonthly_budget_usd = 100000.0\ntimeout_seconds = 5.0\n'
         f'[bluesky]\nservice_url = "{network.pds_url}"\ndaily_cap = 100000\ntimeout_seconds = 5.0\n'
+        f'[mastodon]\ninstance_url = "{mastodon_url}"\ndaily_cap = 100000\ntimeout_seconds = 5.0\n'
     )
     # Every minute for a bounded window, so each restart plans a few hundred slots, not a day's.
     begin = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -59,7 +74,7 @@ def _project(tmp_path: Path, network: BlueskyNetwork, x_url: str) -> tuple[Path,
     )
     (project / "campaigns" / "crash.yaml").write_text(
         "id: crash\nname: {en: Crash test}\nlanguages: [en]\ntimezone: UTC\n"
-        f"active: {{start: '{begin:%Y-%m-%d %H:%M}', end: '{end:%Y-%m-%d %H:%M}'}}\nplatforms: [x, bluesky]\n"
+        f"active: {{start: '{begin:%Y-%m-%d %H:%M}', end: '{end:%Y-%m-%d %H:%M}'}}\nplatforms: [x, bluesky, mastodon]\n"
         f"messages:\n{messages}"
     )
     account = network.account("kindling")
@@ -68,6 +83,7 @@ def _project(tmp_path: Path, network: BlueskyNetwork, x_url: str) -> tuple[Path,
         X_KEYS,
         KINDLING_BLUESKY_HANDLE=account.handle,
         KINDLING_BLUESKY_APP_PASSWORD=account.password,
+        KINDLING_MASTODON_ACCESS_TOKEN=MASTODON_TOKEN,
     )
     return project, env
 
@@ -110,9 +126,9 @@ def _sent_rows(project: Path, since: datetime, until: datetime) -> int:
 
 @pytest.mark.timeout(900)  # 170 s of kills, 120 s to settle, and the networks' start
 def test_kill_9_twenty_times_loses_and_duplicates_nothing(
-    tmp_path, bluesky_network, x_fake_process
+    tmp_path, bluesky_network, x_fake_process, mastodon_fake_process
 ):
-    project, env = _project(tmp_path, bluesky_network, x_fake_process)
+    project, env = _project(tmp_path, bluesky_network, x_fake_process, mastodon_fake_process)
     log = tmp_path / "daemon.log"
     random.seed(20261125)
     while datetime.now(UTC).second >= 30:  # the first slot is then >= 30 s away: planned by then
@@ -141,7 +157,7 @@ def test_kill_9_twenty_times_loses_and_duplicates_nothing(
         while time.monotonic() < deadline:
             if _open_rows(project, cutoff) == 0 and _sent_rows(
                 project, first_minute, cutoff
-            ) >= 2 * len(expected):
+            ) >= PLATFORMS * len(expected):
                 break
             time.sleep(1)
     finally:
@@ -156,10 +172,17 @@ def test_kill_9_twenty_times_loses_and_duplicates_nothing(
         r["value"]["text"] for r in records if r["value"]["text"].startswith("crash-")
     )
 
-    for name, texts in (("x", x_texts), ("bluesky", bsky_texts)):
+    mastodon = httpx.get(f"{mastodon_fake_process}/_fake/state", timeout=30).json()
+    mastodon_texts = Counter(
+        s["text"] for s in mastodon["statuses"] if s["text"].startswith("crash-")
+    )
+    assert mastodon["violations"] == [], "requests the Mastodon API description refuses"
+    assert mastodon["created"] == sum(mastodon_texts.values())
+
+    for name, texts in (("x", x_texts), ("bluesky", bsky_texts), ("mastodon", mastodon_texts)):
         duplicated = {t: n for t, n in texts.items() if n > 1}
         lost = expected - set(texts)
         assert duplicated == {}, f"{name}: posted more than once: {sorted(duplicated)[:5]}"
         assert lost == set(), f"{name}: {len(lost)} due posts never posted, e.g. {sorted(lost)[:5]}"
     assert kills >= 20
-    assert len(expected) * 2 >= 200, "fewer than 200 due posts across X and Bluesky"
+    assert len(expected) * PLATFORMS >= 300, "fewer than 300 due posts across the three"
