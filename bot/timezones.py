@@ -17,7 +17,9 @@ from bot.problems import excerpt
 def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: with the tzdata package installed, a name too long for a file name is looked up
+    # as a file and fails as one.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"'{excerpt(value)}' is not an IANA time zone (e.g. Europe/London, Europe/Dublin)"
         ) from None
