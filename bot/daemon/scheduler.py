@@ -18,6 +18,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from bot import events
+from bot.alerts.dispatch import Alerts, start_alerts
 from bot.amplify.discovery import Discovery
 from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
@@ -74,8 +76,13 @@ class Daemon:
         self.registry = CampaignRegistry(config)
         self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
         self.outbox = Outbox(
-            self.store, "dry-run" if dry_run else "live", self.budget, config.settings.x.prices
+            self.store,
+            "dry-run" if dry_run else "live",
+            self.budget,
+            config.settings.x.prices,
+            failures_alert_after=config.settings.alerts.failed_posts_in_a_row,
         )
+        self.alerts: Alerts | None = None
         self.leader = LeaderLock(self.store)
         self._given_platforms = dict(platforms or {})
         self.platforms: dict[str, Platform] = {}
@@ -118,9 +125,11 @@ class Daemon:
         """Take the leader lock, load campaigns, connect platforms, reconcile, plan, schedule."""
         if not self.leader.acquire(standby=self.stop_event):
             return  # stopped while standing by (PostgreSQL: another daemon leads)
+        self.alerts = start_alerts(self.config, self.store, self.clock)
         try:
             self._prepare()
         except BaseException:
+            self.alerts.close()
             self.leader.release()
             raise
         scheduler = BackgroundScheduler(
@@ -189,6 +198,8 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        if self.alerts is not None:
+            self.alerts.close()
         self.leader.release()
         self.store.dispose()
         log.info("kindling stopped")
@@ -346,6 +357,8 @@ class Daemon:
     def _pause(self, name: str, until: datetime, auth: str, detail: str | None) -> None:
         self.paused_until[name] = until
         self._record_state(name, auth, detail, until)
+        if auth == "failed":
+            events.publish(events.PlatformPausedForAuth(name, detail or "credentials refused"))
 
     def _record_state(
         self, name: str, auth: str, detail: str | None, paused_until: datetime | None

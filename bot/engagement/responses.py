@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from sqlalchemy import insert, select
 
+from bot import events
 from bot.campaign.model import Campaign
 from bot.platforms.base import Mention, Platform
 from bot.publish.budget import Budget, Cost, Spend
@@ -106,6 +107,10 @@ def poll_responses(
         if page.cursor is not None or cursor.cursor is None:
             cursor.cursor = page.cursor
         cursor.updated_at = now
+    for row in new:
+        if row["target_id"] is not None:
+            campaign, target, url = (str(row[k] or "") for k in ("campaign_id", "target_id", "url"))
+            events.publish(events.TargetAnswered(campaign, target, platform.name, url))
     return len(new)
 
 

@@ -293,3 +293,13 @@ class CandidateRow(Base):
         UniqueConstraint("platform", "remote_id", "mode"),
         Index("ix_amplify_candidates_campaign_state", "campaign_id", "state"),
     )
+
+
+class AlertSentRow(Base):
+    """When an alert was last sent for each cause (bot/alerts/): once per cause and quiet
+    period, also across restarts of the daemon."""
+
+    __tablename__ = "alerts_sent"
+
+    cause: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. "auth:x"
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
