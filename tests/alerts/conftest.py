@@ -8,6 +8,7 @@ import email
 import email.policy
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -25,6 +26,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from bot.config import LoggingSettings
+from bot.logs import configure
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 20, what: str = "") -> None:
@@ -139,6 +143,23 @@ class WebhookServer(ThreadingHTTPServer):
         self.release.set()
         self.shutdown()
         self.server_close()
+
+
+@pytest.fixture
+def production_logging(tmp_path: Path) -> Iterator[Path]:
+    """Logging as `kindling run` sets it up (bot/logs.py: INFO, libraries' request logs quiet),
+    into a file whose path is yielded; the previous set-up is restored afterwards."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    log_file = tmp_path / "kindling.log"
+    configure(LoggingSettings(level="INFO", file=str(log_file)))
+    yield log_file
+    for handler in root.handlers:
+        handler.close()
+    root.handlers[:], root.level = saved
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
