@@ -277,6 +277,9 @@ class LimitsSettings(Section):
     )
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 class AlertEmailSettings(Section):
     host: str = Field(
         default="", description="SMTP server that sends alert emails; empty: no alert emails."
@@ -301,6 +304,11 @@ class AlertEmailSettings(Section):
     def _addressed(self) -> AlertEmailSettings:
         if self.host and (not self.from_address or not self.to):
             raise ValueError("alert email needs from_address and at least one address in to")
+        if self.username and self.security == "none" and self.host not in _LOOPBACK:
+            raise ValueError(
+                "a login over an unencrypted connection would send the password in the clear: "
+                'use security = "starttls" or "tls"'
+            )
         return self
 
 

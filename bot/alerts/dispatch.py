@@ -130,7 +130,7 @@ class Outlet:
             return
         wait = self.policy.wait(attempt.number)
         log.warning(
-            "alerts: sending %s by %s failed (attempt %d of %d): %s; trying again in %.0f s",
+            "alerts: sending %s by %s failed (attempt %d of %d): %s; trying again in %.3g s",
             alert.kind,
             name,
             attempt.number,

@@ -56,6 +56,8 @@ class Job:
 
 
 class Daemon:
+    alerts: Alerts | None = None  # from start() to stop()
+
     def __init__(
         self,
         config: Config,
@@ -76,13 +78,8 @@ class Daemon:
         self.registry = CampaignRegistry(config)
         self.budget = Budget(self.store, config.settings.x.monthly_budget_usd)
         self.outbox = Outbox(
-            self.store,
-            "dry-run" if dry_run else "live",
-            self.budget,
-            config.settings.x.prices,
-            failures_alert_after=config.settings.alerts.failed_posts_in_a_row,
+            self.store, "dry-run" if dry_run else "live", self.budget, config.settings.x.prices
         )
-        self.alerts: Alerts | None = None
         self.leader = LeaderLock(self.store)
         self._given_platforms = dict(platforms or {})
         self.platforms: dict[str, Platform] = {}
@@ -126,6 +123,7 @@ class Daemon:
         if not self.leader.acquire(standby=self.stop_event):
             return  # stopped while standing by (PostgreSQL: another daemon leads)
         self.alerts = start_alerts(self.config, self.store, self.clock)
+        self.outbox.failures.alert_after = self.config.settings.alerts.failed_posts_in_a_row
         try:
             self._prepare()
         except BaseException:

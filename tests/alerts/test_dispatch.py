@@ -140,12 +140,13 @@ def test_a_refusing_smtp_server_is_retried_in_the_background(
         alerts = start_alerts(make_config(tmp_path, server.port), sqlite_store, SetClock())
         running.append(alerts)
         events.publish(ReconcileStuck("x", 4))
-        wait_for(lambda: len(server.handler.messages) == 1, what="the third attempt got through")
-    assert server.handler.attempts == 3
+        wait_for(lambda: "sent reconcile_stuck by email" in caplog.text, what="the third attempt")
+    assert server.handler.attempts == 3 and len(server.handler.messages) == 1
     assert "sending reconcile_stuck by email failed (attempt 1 of 8): the SMTP server " in (
         caplog.text
     )
-    assert "refused: 451" in caplog.text and "sent reconcile_stuck by email" in caplog.text
+    assert "refused: 451; trying again in 0.05 s" in caplog.text
+    assert "(attempt 2 of 8): the SMTP server refused: 451; trying again in 0.1 s" in caplog.text
 
 
 def test_a_channel_that_keeps_failing_is_given_up_and_logged(
