@@ -7,17 +7,17 @@ password or the webhook's URL, which often holds a token itself.
 
 from __future__ import annotations
 
-import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from bot.alerts.messages import Alert
 from bot.config import AlertEmailSettings, AlertWebhookSettings, Config
+
+if TYPE_CHECKING:
+    import smtplib
 
 SMTP_PASSWORD = "KINDLING_SMTP_PASSWORD"
 WEBHOOK_URL = "KINDLING_ALERTS_WEBHOOK_URL"
@@ -55,6 +55,8 @@ class EmailChannel:
         return message
 
     def send(self, alert: Alert) -> None:
+        import smtplib  # here, not at the top: an idle daemon without alerts stays small
+
         settings = self.settings
         try:
             with self._connect() as smtp:
@@ -73,6 +75,8 @@ class EmailChannel:
             raise ChannelFailed(f"cannot reach the SMTP server: {exc.strerror or exc}") from None
 
     def _connect(self) -> smtplib.SMTP:
+        import smtplib
+
         settings = self.settings
         if settings.security == "tls":
             return smtplib.SMTP_SSL(
@@ -97,6 +101,8 @@ class WebhookChannel:
         return webhook_body(alert, self.settings.format)
 
     def send(self, alert: Alert) -> None:
+        import httpx  # here, not at the top: a dry-run daemon otherwise never loads httpx
+
         try:
             response = httpx.post(
                 self._url, json=self.body(alert), timeout=self.settings.timeout_seconds
