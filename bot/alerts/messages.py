@@ -38,6 +38,17 @@ class Alert:
         return f"<p><strong>{html.escape(self.subject)}</strong></p><p>{'<br>'.join(lines)}</p>"
 
 
+def test_alert() -> Alert:
+    """What `kindling alerts test` sends."""
+    return Alert(
+        "test",
+        "test",
+        "Kindling: a test alert",
+        "This is a test of Kindling's alerts (kindling alerts test). If you read it, the alerts "
+        "of the running daemon reach you here too.",
+    )
+
+
 def alert_for(event: Event) -> Alert:
     return _alert(event)
 

@@ -1,8 +1,8 @@
 """The `kindling` command line. Thin: it wires parts together and prints; it holds no logic.
 
 Each command group is a module of bot/cli/ (campaigns: check, preview, count; daemon: run,
-simulate, post, status; links; report; amplify; engagement; db; web: serve); `main` gathers
-them. A database Kindling cannot use (bot.store.errors.StoreError) is said here, for every
+simulate, post, status; links; report; amplify; engagement; db; alerts; web: serve); `main`
+gathers them. A database Kindling cannot use (bot.store.errors.StoreError) is said here, for every
 command: one line on stderr, exit status 1.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from bot import __version__
-from bot.cli import amplify, campaigns, daemon, db, engagement, links, report
+from bot.cli import alerts, amplify, campaigns, daemon, db, engagement, links, report
 from bot.cli.common import fail, load_settings
 from bot.cli.web import register as register_web_commands
 from bot.store.errors import StoreError
@@ -75,6 +75,7 @@ COMMANDS: tuple[click.Command, ...] = (
     amplify.approve,
     amplify.reject,
     amplify.unamplify,
+    alerts.alerts,
 )
 for command in COMMANDS:
     main.add_command(command)
