@@ -47,7 +47,7 @@ class EmailChannel:
         message["Subject"] = alert.subject
         message["From"] = self.settings.from_address
         message["To"] = ", ".join(self.settings.to)
-        message["Date"] = formatdate(localtime=False)
+        message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = make_msgid(domain="kindling.invalid")
         message["X-Kindling-Alert"] = alert.kind
         message.set_content(alert.text)
