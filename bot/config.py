@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from bot.problems import Problem, ProblemsFound, display_path
@@ -31,6 +39,8 @@ SECRET_VARIABLES = {
     "KINDLING_X_ACCESS_TOKEN_SECRET": "X user access token secret of the campaign account",
     "KINDLING_BLUESKY_APP_PASSWORD": "Bluesky app password of the campaign account",
     "KINDLING_MASTODON_ACCESS_TOKEN": "Mastodon access token of the campaign account",
+    "KINDLING_SMTP_PASSWORD": "password of the SMTP account that sends alert emails",
+    "KINDLING_ALERTS_WEBHOOK_URL": "alert webhook URL, when it holds a token (Slack's does)",
 }
 _SECRET_KEY = re.compile(r"(secret|password|token|api_key|apikey|private_key|credential)", re.I)
 
@@ -328,6 +338,88 @@ class DaemonSettings(Section):
     )
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+class AlertEmailSettings(Section):
+    host: str = Field(
+        default="", description="SMTP server that sends alert emails; empty: no alert emails."
+    )
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (usually port 587), tls (implicit TLS, usually 465), or none "
+        "(only for a relay on this machine).",
+    )
+    username: str = Field(
+        default="",
+        description="SMTP login; empty: no login. The password only from KINDLING_SMTP_PASSWORD.",
+    )
+    from_address: str = Field(default="", description="The alert emails' From address.")
+    to: list[str] = Field(default=[], description="Who receives the alert emails.")
+    timeout_seconds: float = Field(
+        default=20.0, gt=0, le=300, description="Most seconds one SMTP delivery may take."
+    )
+
+    @model_validator(mode="after")
+    def _addressed(self) -> AlertEmailSettings:
+        if self.host and (not self.from_address or not self.to):
+            raise ValueError("alert email needs from_address and at least one address in to")
+        if self.username and self.security == "none" and self.host not in _LOOPBACK:
+            raise ValueError(
+                "a login over an unencrypted connection would send the password in the clear: "
+                'use security = "starttls" or "tls"'
+            )
+        return self
+
+
+class AlertWebhookSettings(Section):
+    url: str = Field(
+        default="",
+        description="URL that receives each alert as JSON (POST); empty: none. "
+        "KINDLING_ALERTS_WEBHOOK_URL overrides it.",
+    )
+    format: Literal["plain", "slack", "matrix"] = Field(
+        default="plain", description="The JSON body's shape: plain, slack or matrix (README)."
+    )
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Most seconds one webhook call may take."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if url and not re.match(r"https?://[^/\s]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class AlertsSettings(Section):
+    quiet_period_minutes: int = Field(
+        default=1440,
+        ge=0,
+        description="An alert with the same cause is not sent again within this many minutes.",
+    )
+    failed_posts_in_a_row: int = Field(
+        default=3, ge=1, description="Alert when this many posts in a row fail on one platform."
+    )
+    retry_first_seconds: float = Field(
+        default=30.0, gt=0, description="First wait before sending a failed alert again."
+    )
+    retry_max_seconds: float = Field(
+        default=1800.0, gt=0, description="Longest wait between attempts (the wait doubles)."
+    )
+    retry_attempts: int = Field(
+        default=8, ge=1, description="Attempts per alert and channel before it is given up."
+    )
+    email: AlertEmailSettings = Field(
+        default=AlertEmailSettings(), description="Alerts by email (SMTP)."
+    )
+    webhook: AlertWebhookSettings = Field(
+        default=AlertWebhookSettings(), description="Alerts to a webhook (Slack, Matrix, other)."
+    )
+
+
 class Settings(Section):
     paths: PathsSettings = Field(default=PathsSettings(), description="Where files live.")
     database: DatabaseSettings = Field(default=DatabaseSettings(), description="The database.")
@@ -355,6 +447,9 @@ class Settings(Section):
     )
     daemon: DaemonSettings = Field(
         default=DaemonSettings(), description="`kindling run`'s heartbeat and liveness."
+    )
+    alerts: AlertsSettings = Field(
+        default=AlertsSettings(), description="Telling the organiser about trouble."
     )
 
 

@@ -172,3 +172,21 @@ def test_file_limit_defaults_match_the_settings():
     defaults = LimitsSettings()
     assert FileLimits() == FileLimits(defaults.campaign_file_bytes, defaults.targets_file_bytes)
     assert defaults.targets_file_bytes == DEFAULT_MAX_BYTES
+
+
+def test_alert_email_settings_are_checked_and_located(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[alerts.email]\nhost = "smtp.example.org"\nsecurity = "none"\nusername = "me"\n'
+        'from_address = "k@example.org"\nto = ["o@example.org"]\n'
+        '[alerts.webhook]\nurl = "ftp://example.org/hook"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ProblemsFound) as found:
+        load_config(path)
+    messages = [f"{p.line}:{p.message}" for p in found.value.problems]
+    assert any("password in the clear" in m for m in messages)
+    assert any(m.startswith("8:") and "http:// or https://" in m for m in messages)
+    path.write_text('[alerts.email]\nhost = "smtp.example.org"\n', encoding="utf-8")
+    with pytest.raises(ProblemsFound, match="needs from_address"):
+        load_config(path)

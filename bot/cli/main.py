@@ -1,8 +1,9 @@
 """The `kindling` command line. Thin: it wires parts together and prints; it holds no logic.
 
 Each command group is a module of bot/cli/ (campaigns: check, preview, count; daemon: run,
-simulate, post, status; links; report; amplify; engagement; responses; db; web: serve); `main` gathers
-them. A database Kindling cannot use (bot.store.errors.StoreError) is said here, for every
+simulate, post, status; links; report; amplify; engagement; responses; db; alerts; systemd; cards;
+web: serve); `main` gathers them. A database Kindling cannot use (bot.store.errors.StoreError) is
+said here, for every
 command: one line on stderr, exit status 1.
 """
 
@@ -16,6 +17,7 @@ import click
 
 from bot import __version__
 from bot.cli import (
+    alerts,
     amplify,
     campaigns,
     cards,
@@ -89,6 +91,7 @@ COMMANDS: tuple[click.Command, ...] = (
     amplify.approve,
     amplify.reject,
     amplify.unamplify,
+    alerts.alerts,
 )
 for command in COMMANDS:
     main.add_command(command)

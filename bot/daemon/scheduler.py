@@ -21,6 +21,8 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot import events
+from bot.alerts.dispatch import Alerts, start_alerts
 from bot.amplify.discovery import Discovery
 from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
@@ -60,6 +62,8 @@ class Job:
 
 
 class Daemon:
+    alerts: Alerts | None = None  # from start() to stop()
+
     def __init__(
         self,
         config: Config,
@@ -130,9 +134,12 @@ class Daemon:
         """Take the leader lock, load campaigns, connect platforms, reconcile, plan, schedule."""
         if not self.leader.acquire(standby=self.stop_event, on_wait=self._standing_by):
             return  # stopped while standing by (PostgreSQL: another daemon leads)
+        self.alerts = start_alerts(self.config, self.store, self.clock)
+        self.outbox.failures.alert_after = self.config.settings.alerts.failed_posts_in_a_row
         try:
             self._prepare()
         except BaseException:
+            self.alerts.close()
             self.leader.release()
             raise
         if isinstance(self.clock, AcceleratedClock):
@@ -208,6 +215,8 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         self.heartbeat.stopped()
+        if self.alerts is not None:
+            self.alerts.close()
         self.leader.release()
         self.store.dispose()
         log.info("kindling stopped")
@@ -386,6 +395,8 @@ class Daemon:
     def _pause(self, name: str, until: datetime, auth: str, detail: str | None) -> None:
         self.paused_until[name] = until
         self._record_state(name, auth, detail, until)
+        if auth == "failed":
+            events.publish(events.PlatformPausedForAuth(name, detail or "credentials refused"))
 
     def _record_state(
         self, name: str, auth: str, detail: str | None, until: datetime | None

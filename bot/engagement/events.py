@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.events import TargetAnswered, publish
 from bot.store.tables import ResponseRow
 
 log = logging.getLogger("kindling.responses")
@@ -71,6 +72,11 @@ def tell(event: NewResponse) -> None:
             subscriber(event)
         except Exception:  # one broken alert channel must not stop the others or the poller
             log.exception("a response subscriber failed on response %d", event.response_id)
+    if event.target_id is not None:  # the alerts (bot/alerts/) listen on bot.events
+        answered = TargetAnswered(
+            event.campaign_id or "", event.target_id, event.platform, event.url
+        )
+        publish(answered)
 
 
 def stored_events(

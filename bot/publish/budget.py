@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
+from bot import events
 from bot.compose.lengths import x_has_url
 from bot.config import XPrices
 from bot.store.engine import Store
@@ -41,6 +43,12 @@ def post_cost(platform: str, text: str, prices: XPrices) -> Cost | None:
     return Cost("post", prices.post)
 
 
+# The monthly budget of each platform that has one, for the 80% and 100% alerts of `record`
+# (static, called with a session only): set by each Budget, and one config runs per process.
+_MONTHLY_BUDGETS: dict[str, float] = {}
+ALERT_PERCENTS: tuple[Literal[80, 100], ...] = (80, 100)
+
+
 def month_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
@@ -51,6 +59,7 @@ class Budget:
     def __init__(self, store: Store, monthly_usd: float) -> None:
         self.store = store
         self.monthly_usd = monthly_usd
+        _MONTHLY_BUDGETS["x"] = monthly_usd
 
     def spent(self, platform: str, now: datetime, campaign_id: str | None = None) -> float:
         query = select(func.coalesce(func.sum(SpendRow.usd), 0.0)).where(
@@ -104,3 +113,32 @@ class Budget:
                     for spend in spends
                 ],
             )
+            _notice_thresholds(session, spends)
+
+
+def _notice_thresholds(session: Session, spends: Sequence[Spend]) -> None:
+    """Publish a BudgetThreshold for each alert percent these spends cross, once committed
+    (a rolled-back spend crossed nothing)."""
+    crossed: list[events.Event] = []
+    for platform in sorted({spend.platform for spend in spends}):
+        budget = _MONTHLY_BUDGETS.get(platform)
+        if not budget:
+            continue
+        at = max(spend.at for spend in spends if spend.platform == platform)
+        added = sum(spend.cost.usd for spend in spends if spend.platform == platform)
+        query = select(func.coalesce(func.sum(SpendRow.usd), 0.0)).where(
+            SpendRow.platform == platform, SpendRow.at >= month_start(at)
+        )
+        after = float(session.scalar(query) or 0.0)
+        for percent in ALERT_PERCENTS:
+            line = budget * percent / 100
+            if after - added < line - 1e-9 <= after:
+                month = f"{month_start(at):%Y-%m}"
+                crossed.append(events.BudgetThreshold(platform, month, percent, after, budget))
+    if crossed:
+        event.listen(session, "after_commit", lambda _: _publish_all(crossed), once=True)
+
+
+def _publish_all(crossed: Sequence[events.Event]) -> None:
+    for each in crossed:
+        events.publish(each)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
+from bot import events
 from bot.config import XPrices
 from bot.platforms.base import Image, PostRequest, Published, Subject
 from bot.publish.budget import Budget, Spend, post_cost
@@ -136,6 +138,23 @@ class Delivery:
                 "text": _excerpt(row.text) if self.mode == "dry-run" else None,
             },
         )
+
+
+class FailureStreak:
+    """Posts in a row that did not go out, per platform; at `alert_after` a PostsFailing event
+    (once per streak: a sent post starts the count again)."""
+
+    def __init__(self, alert_after: int) -> None:
+        self.alert_after = alert_after
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def note(self, platform: str, failed: bool, reason: str | None) -> None:
+        with self._lock:
+            count = self._counts.get(platform, 0) + 1 if failed else 0
+            self._counts[platform] = count
+        if count == self.alert_after:
+            events.publish(events.PostsFailing(platform, count, reason or "no reason given"))
 
 
 def _excerpt(text: str, limit: int = 70) -> str:

@@ -33,7 +33,7 @@ from bot.platforms.base import (
 )
 from bot.publish import reconciliation, syncing
 from bot.publish.budget import Budget
-from bot.publish.delivery import Delivery, request_for
+from bot.publish.delivery import Delivery, FailureStreak, request_for
 from bot.publish.schedule import Slot
 from bot.publish.states import (
     OPEN_STATES,
@@ -81,6 +81,7 @@ class Outbox:
         budget: Budget,
         prices: XPrices,
         budgets_by_campaign: dict[str, float | None] | None = None,
+        failures_alert_after: int = 3,
     ) -> None:
         if mode not in ("live", "dry-run"):
             raise ValueError(f"unknown outbox mode {mode!r}")
@@ -90,6 +91,7 @@ class Outbox:
         self.prices = prices
         self.budgets_by_campaign = budgets_by_campaign or {}
         self.delivery = Delivery(mode, prices)
+        self.failures = FailureStreak(failures_alert_after)
         # Rows this process is sending now: reconciliation leaves them to their sender.
         self._in_flight: set[int] = set()
         self._in_flight_lock = threading.Lock()
@@ -165,6 +167,12 @@ class Outbox:
     def publish(self, row: OutboxRow, platform: Platform, now: datetime) -> Outcome:
         """Send one due row through `platform` and record what happened. A row that is no
         longer planned as read (claimed by another sender, withdrawn, cancelled) is `skipped`."""
+        outcome = self._publish(row, platform, now)
+        if outcome.state == OutboxState.SENT or _failed(outcome):
+            self.failures.note(row.platform, _failed(outcome), outcome.reason)
+        return outcome
+
+    def _publish(self, row: OutboxRow, platform: Platform, now: datetime) -> Outcome:
         spend = self.delivery.spend_for(row, now)
         if spend is not None:
             refusal = self.budget.refusal(
@@ -320,6 +328,14 @@ class Outbox:
         return reconciliation.reconcile(
             self.store, self.delivery, platform, pending, now, self._is_in_flight
         )
+
+
+def _failed(outcome: Outcome) -> bool:
+    """Did not go out, for a reason other than a pause (auth, rate limit: alerted or waited)."""
+    if outcome.state in (OutboxState.FAILED, OutboxState.UNCONFIRMED):
+        return True
+    transient = outcome.pause_until is None and not outcome.auth_failed
+    return outcome.state == OutboxState.PLANNED and transient
 
 
 def _skipped(row: OutboxRow, reason: str = "no longer planned") -> Outcome:

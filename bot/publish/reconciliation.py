@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import events
 from bot.platforms.base import Platform, PlatformError, Published
 from bot.publish.delivery import Delivery, Found, request_for
 from bot.publish.states import UNRESOLVED_STATES, OutboxState, move, move_many
@@ -26,6 +27,9 @@ log = logging.getLogger("kindling.outbox")
 RECONCILE_BATCH = 200
 NOT_FOUND = "not found on the network: will send again"
 TOO_LATE = "not found on the network after an interrupted send, and too late to retry"
+# A row the network could not be asked about for this long is alerted (ReconcileStuck): a
+# network blip resolves itself sooner, and until then the row is never sent again.
+STUCK_AFTER = timedelta(minutes=30)
 
 # A looked-up row and what the network holds for it (None: not there).
 Answer = tuple[OutboxRow, Published | None]
@@ -63,6 +67,7 @@ def reconcile(
     (`in_flight`: their sender settles them). The answers are written in batches, one
     transaction each. Counts per outcome; `lost`: rows another writer settled first."""
     counts = {"sent": 0, "planned": 0, "missed": 0, "unknown": 0, "lost": 0}
+    stuck = 0
     for start in range(0, len(rows), RECONCILE_BATCH):
         answers: list[Answer] = []
         for row in rows[start : start + RECONCILE_BATCH]:
@@ -73,10 +78,13 @@ def reconcile(
             except PlatformError as exc:
                 log.warning("cannot reconcile %s yet: %s", row.key, exc)
                 counts["unknown"] += 1
+                stuck += now - row.updated_at >= STUCK_AFTER
         for (row, found), moved in zip(answers, _write(store, delivery, answers, now), strict=True):
             counts[_verdict(row, found, now) if moved else "lost"] += 1
             if moved and found is not None:
                 delivery.log_sent(row, found)
+    if stuck:
+        events.publish(events.ReconcileStuck(platform.name, stuck))
     return counts
 
 

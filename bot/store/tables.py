@@ -323,3 +323,13 @@ class DaemonHeartbeatRow(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_daemon_heartbeats_last_tick_at", "last_tick_at"),)
+
+
+class AlertSentRow(Base):
+    """When an alert was last sent for each cause (bot/alerts/): once per cause and quiet
+    period, also across restarts of the daemon."""
+
+    __tablename__ = "alerts_sent"
+
+    cause: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. "auth:x"
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
