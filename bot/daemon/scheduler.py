@@ -23,17 +23,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import events
 from bot.alerts.dispatch import Alerts, start_alerts
-from bot.amplify.discovery import Discovery
-from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
 from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
 from bot.daemon.heartbeat import HANG_HOOK, Heartbeat, hang_when
 from bot.daemon.leader import LeaderLock
+from bot.daemon.parts import amplify_runner, engagement_poller
 from bot.daemon.rows import has_history, log_fields, record_platform_state
 from bot.daemon.start_summary import activity_line, summary_lines
 from bot.daemon.systemd_notify import SystemdNotifier
-from bot.engagement.poller import Cadence, EngagementPoller
 from bot.platforms.base import AuthFailed, Platform, PlatformError
 from bot.platforms.factory import make_platform
 from bot.problems import ProblemsFound
@@ -101,31 +99,11 @@ class Daemon:
         self.reconcile_every, self.reload_every = reconcile_every, reload_every
         self.scheduler: BackgroundScheduler | None = None
         self.auth_retry = auth_retry
-        self.amplifier = self._amplify_runner()
-        self.engagement = self._engagement_poller()
-
-    def _amplify_runner(self) -> AmplifyRunner:
-        settings = self.config.settings
-        discovery = Discovery(
-            self.store, self.outbox.mode, settings.amplify, self.budget, settings.x.prices
+        self.amplifier = amplify_runner(
+            config, self.store, self.outbox, self.budget, self.platforms
         )
-        return AmplifyRunner(discovery, self.platforms)
-
-    def _engagement_poller(self) -> EngagementPoller:
-        settings = self.config.settings
-        engagement = settings.engagement
-        return EngagementPoller(
-            self.store,
-            self.platforms,
-            self.budget,
-            settings.x.prices,
-            lambda: [active.loaded.campaign for active in self.registry.campaigns()],
-            self.clock,
-            cadence=Cadence.from_minutes(engagement.metrics_cadence),
-            responses_every=timedelta(minutes=engagement.responses_every_minutes),
-            listen_every=timedelta(minutes=engagement.listen_every_minutes),
-            listen_pages=engagement.listen_pages_per_pass,
-            listen_x_reads_per_day=engagement.listen_x_reads_per_day,
+        self.engagement = engagement_poller(
+            config, self.store, self.budget, self.platforms, self.registry, self.clock
         )
 
     # -- life cycle ----------------------------------------------------------------------------
