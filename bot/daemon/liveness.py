@@ -65,14 +65,14 @@ def _describe(row: DaemonHeartbeatRow, now: datetime, gone: str | None) -> dict[
 
 def daemon_liveness(store: Store, now: datetime, missed: int) -> dict[str, Any]:
     """{"running": bool, "leader": ..., "standbys": [...], "last_seen": ...} from the heartbeats."""
-    if not inspect(store.engine).has_table(DaemonHeartbeatRow.__tablename__):
-        return {
-            "running": False,
-            "leader": None,
-            "standbys": [],
-            "last_seen": None,
-            "note": "the database has no heartbeats table: run `kindling db upgrade`",
-        }
+    tables = inspect(store.engine).get_table_names()
+    if DaemonHeartbeatRow.__tablename__ not in tables:
+        note = (
+            "the database has no heartbeats table: run `kindling db upgrade`"
+            if tables
+            else "no daemon has run on this database yet"
+        )
+        return {"running": False, "leader": None, "standbys": [], "last_seen": None, "note": note}
     with store.read() as session:
         rows = session.scalars(
             select(DaemonHeartbeatRow)

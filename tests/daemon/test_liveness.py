@@ -263,3 +263,10 @@ def test_a_heartbeat_keeps_to_its_own_row_and_forgets_long_gone_daemons(database
             assert mine is not None and mine.stopped_at is not None
     finally:
         store.dispose()
+
+
+def test_status_before_any_daemon_ran_says_so(tmp_path):
+    project = make_project(tmp_path)
+    shown = status(project)
+    assert shown.returncode == 3
+    assert shown.stdout.splitlines()[0] == "NOT RUNNING: no daemon has run on this database yet"
