@@ -23,6 +23,7 @@ from bot.cli import (
     cards,
     daemon,
     db,
+    doctor,
     engagement,
     links,
     report,
@@ -92,6 +93,7 @@ COMMANDS: tuple[click.Command, ...] = (
     amplify.reject,
     amplify.unamplify,
     alerts.alerts,
+    doctor.doctor,
 )
 for command in COMMANDS:
     main.add_command(command)
