@@ -26,6 +26,7 @@ from bot.cli import (
     doctor,
     engagement,
     links,
+    login,
     report,
     responses,
     service,
@@ -94,6 +95,7 @@ COMMANDS: tuple[click.Command, ...] = (
     amplify.unamplify,
     alerts.alerts,
     doctor.doctor,
+    login.login,
 )
 for command in COMMANDS:
     main.add_command(command)
