@@ -1,6 +1,7 @@
-"""`kindling login bluesky|mastodon`: check an app password or token against the account (one
-call, through the adapter) and write it to the credentials file (bot/daemon/env_file.py). The
-secret is read hidden (or from standard input with --stdin) and never printed. Thin wiring."""
+"""`kindling login bluesky|mastodon|x`: check an app password or token against the account (one
+call, through the adapter) and write it to the credentials file (bot/daemon/env_file.py); for X,
+first get the access token by X's OAuth 1.0a PIN flow (bot/platforms/x_login.py). A secret is
+read hidden (or from standard input with --stdin) and never printed. Thin wiring."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -16,6 +18,11 @@ from bot.cli.common import fail, pass_config
 from bot.config import Config
 from bot.platforms.base import Account, AuthFailed, PlatformError
 
+T = TypeVar("T")
+X_APP_KEYS = (
+    "set KINDLING_X_API_KEY and KINDLING_X_API_SECRET in the environment first (the app's "
+    "consumer key and secret: X developer portal > your app > Keys and tokens)"
+)
 ENV_FILE_HELP = "The credentials file to write (default: [paths] env_file in config.toml)."
 
 
@@ -67,6 +74,44 @@ def mastodon(
         click.echo(f'also set [mastodon] instance_url = "{url}" in config.toml')
 
 
+@login.command(name="x")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the PIN from stdin.")
+@click.option("--env-file", metavar="PATH", help=ENV_FILE_HELP)
+@click.option("--force", is_flag=True, help="Replace credentials the file already holds.")
+@pass_config
+def x_login(config: Config, from_stdin: bool, env_file: str | None, force: bool) -> None:
+    """Get the campaign account's access token by X's PIN flow: the app's key and secret from
+    KINDLING_X_API_KEY and KINDLING_X_API_SECRET; open the printed page as the campaign account,
+    allow the app, enter the PIN X shows."""
+    from bot.platforms.x import XPlatform
+    from bot.platforms.x_login import XLogin
+
+    key, secret = (config.secrets.get(f"KINDLING_X_API_{part}") for part in ("KEY", "SECRET"))
+    if not key or not secret:
+        fail([f"kindling login x: {X_APP_KEYS}: nothing written"])
+    settings = config.settings.x
+    flow = XLogin(key, secret, api_base_url=settings.api_base_url, timeout=settings.timeout_seconds)
+    url = checked("x", flow.authorize_url)
+    click.echo(f"Open this page as the campaign account and allow the app:\n  {url}")
+    access = checked("x", partial(flow.access_token, read_secret("PIN X shows", from_stdin)))
+    platform = XPlatform(
+        key,
+        secret,
+        access.token,
+        access.secret,
+        api_base_url=settings.api_base_url,
+        timeout=settings.timeout_seconds,
+    )
+    account = checked("x", platform.check_account)
+    values = {
+        "KINDLING_X_API_KEY": key,
+        "KINDLING_X_API_SECRET": secret,
+        "KINDLING_X_ACCESS_TOKEN": access.token,
+        "KINDLING_X_ACCESS_TOKEN_SECRET": access.secret,
+    }
+    save("x", config, env_file, values, force, account)
+
+
 def read_secret(label: str, from_stdin: bool) -> str:
     """The secret, hidden as it is typed, or the first line of stdin; never echoed."""
     if from_stdin:
@@ -97,7 +142,7 @@ def check_bluesky(config: Config, handle: str, password: str) -> Account:
             platform.close()
 
 
-def checked(name: str, check: Callable[[], Account]) -> Account:
+def checked(name: str, check: Callable[[], T]) -> T:
     try:
         return check()
     except AuthFailed as exc:

@@ -4,18 +4,24 @@ the Mastodon stand-in over real HTTP, written to a real file that only its owner
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli.main import main
 from bot.daemon.env_file import EnvFileError, write_env_file
 from tests.fakes.mastodon_server import MastodonFakeServer
+from tests.fakes.x_server import XFakeServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 VERIFY = "GET /api/v1/accounts/verify_credentials"
 
@@ -144,3 +150,86 @@ def test_a_value_no_environment_file_can_carry_is_refused_unshown(tmp_path: Path
     assert "secret" not in str(raised.value)
     assert "nothing written" in str(raised.value)
     assert not (tmp_path / "k.env").exists()
+
+
+def test_x_pin_flow_gets_the_access_token_and_writes_all_four_keys(tmp_path: Path) -> None:
+    """As a user does it: the command prints X's authorise URL, the user opens it (here: GET),
+    reads the PIN and types it in; the fake checks every signature and hands over the token."""
+    with XFakeServer() as server:
+        account = server.state.account
+        (tmp_path / "config.toml").write_text(
+            f'[x]\napi_base_url = "{server.url}"\ntimeout_seconds = 5.0\n', encoding="utf-8"
+        )
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("KINDLING_")}
+        environment |= {
+            "KINDLING_X_API_KEY": account.consumer_key,
+            "KINDLING_X_API_SECRET": account.consumer_secret,
+        }
+        output, code = _login_x(tmp_path, environment, pin_of=_pin_shown)
+        assert code == 0, output
+        assert server.state.violations == []
+    env = tmp_path / "kindling.env"
+    assert env.read_text(encoding="utf-8") == (
+        f"KINDLING_X_API_KEY={account.consumer_key}\n"
+        f"KINDLING_X_API_SECRET={account.consumer_secret}\n"
+        f"KINDLING_X_ACCESS_TOKEN={account.access_token}\n"
+        f"KINDLING_X_ACCESS_TOKEN_SECRET={account.access_token_secret}\n"
+    )
+    assert mode(env) == 0o600
+    assert f"x: account {account.username} accepted the credentials" in output
+    for value in (account.consumer_secret, account.access_token, account.access_token_secret):
+        assert value not in output
+
+
+def test_x_wrong_pin_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    with XFakeServer() as server:
+        account = server.state.account
+        (tmp_path / "config.toml").write_text(
+            f'[x]\napi_base_url = "{server.url}"\n', encoding="utf-8"
+        )
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("KINDLING_")}
+        environment |= {
+            "KINDLING_X_API_KEY": account.consumer_key,
+            "KINDLING_X_API_SECRET": account.consumer_secret,
+        }
+        output, code = _login_x(tmp_path, environment, pin_of=lambda url: "0000000x")
+        assert code == 1
+        assert "kindling login x: refused: the PIN was refused" in output
+        assert not (tmp_path / "kindling.env").exists()
+
+        environment["KINDLING_X_API_SECRET"] = "not-the-app-secret"
+        output, code = _login_x(tmp_path, environment, pin_of=lambda url: "")
+        assert code == 1
+        assert "refused: the app key or secret was refused (KINDLING_X_API_KEY" in output
+        assert "not-the-app-secret" not in output
+
+
+def _pin_shown(url: str) -> str:
+    page = httpx.get(url, timeout=10).text
+    found = re.search(r"<code id='oauth_pin'>(\d+)</code>", page)
+    assert found, page
+    return found.group(1)
+
+
+def _login_x(
+    folder: Path, environment: dict[str, str], pin_of: Callable[[str], str]
+) -> tuple[str, int]:
+    """Run `kindling login x --stdin`; when it prints the URL, answer with pin_of(url)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "login", "x", "--stdin"],
+        cwd=folder,
+        env=environment | {"PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("  http"):
+            process.stdin.write(pin_of(line.strip()) + "\n")
+            process.stdin.close()
+    process.wait(timeout=60)
+    return "".join(lines), process.returncode
