@@ -20,6 +20,7 @@ from bot.cli.main import main
 from bot.daemon.env_file import EnvFileError, write_env_file
 from tests.fakes.mastodon_server import MastodonFakeServer
 from tests.fakes.x_server import XFakeServer
+from tests.peers.bluesky_network import BlueskyNetwork
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,3 +234,40 @@ def _login_x(
             process.stdin.close()
     process.wait(timeout=60)
     return "".join(lines), process.returncode
+
+
+@pytest.mark.bluesky
+def test_bluesky_login_then_doctor_against_the_real_pds(
+    bluesky_network: BlueskyNetwork, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("KINDLING_"):
+            monkeypatch.delenv(name)
+    account = bluesky_network.account("kindling")
+    (workdir / "config.toml").write_text(
+        f'[bluesky]\nservice_url = "{bluesky_network.pds_url}"\n', encoding="utf-8"
+    )
+    result = kindling("login", "bluesky", "--handle", account.handle, input="wrong-pass\n")
+    assert result.exit_code == 1
+    assert "kindling login bluesky: refused:" in result.output
+    assert not (workdir / "kindling.env").exists()
+
+    result = kindling("login", "bluesky", "--handle", account.handle, input=f"{account.password}\n")
+    assert result.exit_code == 0, result.output
+    assert account.password not in result.output
+    env = workdir / "kindling.env"
+    assert env.read_text(encoding="utf-8") == (
+        f"KINDLING_BLUESKY_HANDLE={account.handle}\n"
+        f"KINDLING_BLUESKY_APP_PASSWORD={account.password}\n"
+    )
+    assert mode(env) == 0o600
+
+    for line in env.read_text(encoding="utf-8").splitlines():
+        monkeypatch.setenv(*line.split("=", 1))
+    (workdir / "data").mkdir(mode=0o750)
+    assert kindling("db", "upgrade").exit_code == 0
+    result = kindling("doctor")
+    assert result.exit_code == 0, result.output
+    assert f"ok   bluesky credentials: account {account.handle}" in result.output.splitlines()
+    assert "ok   bluesky clock: within 30 s of bluesky's clock" in result.output.splitlines()
+    assert account.password not in result.output
