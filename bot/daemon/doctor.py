@@ -103,7 +103,10 @@ def check_platform(
         account = platform.check_account()
         found = [Finding(what, "ok", f"account {account.handle}")]
     except AuthFailed as exc:
-        found = [Finding(what, "fail", f"refused: {exc.message}", LOGIN_FIX[name])]
+        # An adapter that could not be built (UnavailablePlatform) says what is missing.
+        missing = exc.message.startswith(("not configured", "missing credentials"))
+        fix = f"set what is missing, or run `kindling login {name}`" if missing else LOGIN_FIX[name]
+        found = [Finding(what, "fail", exc.message if missing else f"refused: {exc.message}", fix)]
     except PlatformError as exc:
         found = [Finding(what, "fail", f"not checked: {exc.message}", REACH_FIX[name])]
     server: datetime | None = getattr(platform, "server_date", None)

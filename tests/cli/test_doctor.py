@@ -217,9 +217,9 @@ def test_unreachable_platform_and_bluesky_without_password(
     assert result.exit_code == 1
     line = line_starting(result, "FAIL x credentials: not checked:")
     assert "cannot reach X" in line and "-> check [x] api_base_url" in line
-    line = line_starting(result, "FAIL bluesky credentials: refused:")
+    line = line_starting(result, "FAIL bluesky credentials: not configured:")
     assert "set the app password (KINDLING_BLUESKY_APP_PASSWORD)" in line
-    assert "kindling login bluesky" in line
+    assert line.endswith("-> set what is missing, or run `kindling login bluesky`")
 
 
 def test_bad_settings_and_no_platform_at_all(
