@@ -169,6 +169,7 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     listening = listening_forecast(model, config.settings, days)
     if as_json:
         timeline = _timeline_json(model, begin, days, total, forecast, entries)
+        _name_cards(active, timeline["posts"], entries)
         if listening is not None:  # only when a campaign listens on X: no key otherwise
             timeline["listening"] = listening
         click.echo(json.dumps(timeline, indent=2, ensure_ascii=False))
@@ -216,6 +217,18 @@ def _timeline_json(
             for e in entries
         ],
     }
+
+
+def _name_cards(
+    active: ActiveCampaign, posts: list[dict[str, Any]], entries: list[TimelineEntry]
+) -> None:
+    """A post with a quote card gains `card`: its file as `kindling cards --out` names it."""
+    from bot.publish.timeline import slot_card
+
+    for shown, entry in zip(posts, entries, strict=True):
+        card = slot_card(active, entry.post.slot)
+        if card is not None:
+            shown["card"] = card.file_name
 
 
 def _print_timeline(
