@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Message
-from bot.cards.build import Card, alt_text, cache_key, card_png, card_text
+from bot.cards.build import Card, CardTooLong, alt_text, cache_key, card_png, card_text
 from bot.cards.design import LANDSCAPE
 from bot.cards.images import digest, load_logo
 from bot.cards.logo import logo_bytes
@@ -46,5 +46,12 @@ def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:
     logo = load_logo(data) if data is not None else None
     logo_digest = digest(data) if data is not None else None
     look = loaded.campaign.cards
-    card_png(card, look, logo, logo_digest, cache)
+    # ValueError is what the daemon's planning reports (and skips the campaign for) rather than
+    # send a post without the card the organiser asked for.
+    try:
+        card_png(card, look, logo, logo_digest, cache)
+    except CardTooLong as too_long:
+        raise ValueError(f"the card of quote '{card.quote.id}' does not fit: {too_long}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot write the card to {cache}: {exc.strerror}") from None
     return Image(cache / f"{cache_key(card, look, logo_digest)}.png", card.alt)

@@ -290,3 +290,16 @@ def test_preview_and_simulate_name_each_posts_card(tmp_path: Path) -> None:
     assert {p["quote"] for p in voices} == {"feet", "voice"}  # the card follows the rotation
     assert all("card" not in p for p in posts if p["message"] == "plain")
     assert not (project / "data" / "cache").exists()  # simulate draws nothing
+
+
+def test_a_card_that_cannot_be_written_stops_the_post_instead_of_dropping_the_card(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path)
+    (project / "data/cache/images").mkdir(parents=True)
+    (project / "data/cache/images/cards").write_text("not a folder", encoding="utf-8")
+    done = kindling(project, "post", "demo", "voices", "--dry-run", "--platform", "x")
+    assert done.returncode == 1
+    assert "kindling post: cannot write the card to " in done.stdout + done.stderr
+    database = project / "data" / "kindling.sqlite3"
+    assert not database.exists() or outbox_rows(project) == []
