@@ -289,6 +289,9 @@ def test_preview_and_simulate_name_each_posts_card(tmp_path: Path) -> None:
         assert post["card"] == f"{post['quote']}.{post['language']}.landscape.png"
     assert {p["quote"] for p in voices} == {"feet", "voice"}  # the card follows the rotation
     assert all("card" not in p for p in posts if p["message"] == "plain")
+    shown = kindling(project, "simulate", "demo", "--from", "2026-12-01T09:00", "--days", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "(card: feet.cy.landscape.png)" in shown.stdout
     assert not (project / "data" / "cache").exists()  # simulate draws nothing
 
 
