@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -237,6 +238,8 @@ class Message(Model):
     link: NonEmpty | None = None
     hashtags: list[Hashtag] | None = None
     image: Image | None = None
+    # Attach the rotated quote's landscape card (in the post's language, with its alt text).
+    card: bool = False
     platforms: list[PostPlatform] | None = None
     # Replies posted under the message, in order, making a thread (text per language each).
     thread: list[LangText] = []
@@ -244,6 +247,16 @@ class Message(Model):
     max_delay_minutes: int = Field(60, ge=0)
     # Move each slot by a fixed pseudo-random amount within +/- this many minutes.
     jitter_minutes: int = Field(0, ge=0, le=720)
+
+    @field_validator("card")
+    @classmethod
+    def _card_needs_quotes(cls, card: bool, info: ValidationInfo) -> bool:
+        # quote_pool is declared before card, so it is in info.data unless it was itself invalid.
+        if card and "quote_pool" in info.data and info.data["quote_pool"] is None:
+            raise ValueError(
+                "'card: true' needs a 'quote_pool': a card shows the quote the post rotates"
+            )
+        return card
 
     @model_validator(mode="after")
     def _text_or_template(self) -> Message:

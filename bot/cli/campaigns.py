@@ -144,11 +144,33 @@ def preview(
         and (language is None or r.language == language)
     ]
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        shown = [_with_card(report, r) for r in rows]
+        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
     else:
         _print_preview_table(report, rows)
     if report.problems:
         fail(report.problems)
+
+
+def card_name(report: CampaignReport, rendering: Rendering) -> str | None:
+    """The quote card a post carries (`card: true`), named as `kindling cards --out` names it."""
+    from bot.cards.design import LANDSCAPE
+
+    assert report.loaded is not None
+    messages = report.loaded.campaign.messages
+    message = next((m for m in messages if m.id == rendering.id), None)
+    if rendering.kind != "post" or message is None or not message.card or not rendering.quote:
+        return None
+    return f"{rendering.quote}.{rendering.language}.{LANDSCAPE.name}.png"
+
+
+def _with_card(report: CampaignReport, rendering: Rendering) -> dict[str, object]:
+    """The rendering's JSON; a post with a quote card gains `card` (no key otherwise)."""
+    shown = rendering.as_dict()
+    card = card_name(report, rendering)
+    if card is not None:
+        shown["card"] = card
+    return shown
 
 
 def _is_length_problem(message: str) -> bool:
@@ -167,7 +189,9 @@ def _print_preview_table(report: CampaignReport, rows: list[Rendering]) -> None:
         if r.wording:
             who = f"{who} (wording {r.wording})"
         shown = length if r.ok else f"[bold red]{length}[/]"
-        table.add_row(r.kind, r.id, r.language, r.platform, who, shown, r.text)
+        card = card_name(report, r)
+        text = r.text if card is None else f"{r.text}\n(card: {card})"
+        table.add_row(r.kind, r.id, r.language, r.platform, who, shown, text)
     console().print(table)
 
 

@@ -169,11 +169,12 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     listening = listening_forecast(model, config.settings, days)
     if as_json:
         timeline = _timeline_json(model, begin, days, total, forecast, entries)
+        _name_cards(active, timeline["posts"], entries)
         if listening is not None:  # only when a campaign listens on X: no key otherwise
             timeline["listening"] = listening
         click.echo(json.dumps(timeline, indent=2, ensure_ascii=False))
         return
-    _print_timeline(model, begin, days, entries)
+    _print_timeline(active, begin, days, entries)
     stopped = sum(e.status != "post" for e in entries)
     click.echo(
         f"X spend forecast: ${total:.2f} (monthly budget ${config.settings.x.monthly_budget_usd:.2f})"
@@ -218,10 +219,26 @@ def _timeline_json(
     }
 
 
+def _name_cards(
+    active: ActiveCampaign, posts: list[dict[str, Any]], entries: list[TimelineEntry]
+) -> None:
+    """A post with a quote card gains `card`: its file as `kindling cards --out` names it."""
+    from bot.publish.timeline import slot_card
+
+    for shown, entry in zip(posts, entries, strict=True):
+        card = slot_card(active, entry.post.slot)
+        if card is not None:
+            shown["card"] = card.file_name
+
+
 def _print_timeline(
-    model: Campaign, begin: datetime, days: int, entries: list[TimelineEntry]
+    active: ActiveCampaign, begin: datetime, days: int, entries: list[TimelineEntry]
 ) -> None:
     from rich.table import Table
+
+    from bot.publish.timeline import slot_card
+
+    model = active.loaded.campaign
 
     table = Table(
         title=f"{model.id}: {len(entries)} posts from {begin:%Y-%m-%d %H:%M} UTC, {days} days"
@@ -233,6 +250,8 @@ def _print_timeline(
         cost = f"{e.cost_usd:.3f}" if e.cost_usd else ""
         if e.status != "post":
             cost = f"[red]{e.status}[/]"
+        card = slot_card(active, slot)
+        text = e.post.text.replace("\n", " ⏎ ")
         table.add_row(
             f"{slot.local:%a %d %b %H:%M}",
             slot.platform,
@@ -240,7 +259,7 @@ def _print_timeline(
             slot.message_id,
             slot.quote_id or "",
             cost,
-            e.post.text.replace("\n", " ⏎ "),
+            text if card is None else f"{text} (card: {card.file_name})",
         )
     console().print(table)
 

@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot import events
 from bot.alerts.dispatch import Alerts, start_alerts
 from bot.checks.registry import CampaignRegistry
+from bot.checks.run import image_cache
 from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
 from bot.daemon.heartbeat import HANG_HOOK, Heartbeat, hang_when
@@ -245,7 +246,13 @@ class Daemon:
             )
             start = now - look_back if has_history(self.store, active.id, self.outbox.mode) else now
             try:
-                posts = planned_posts(active, start, now + PLAN_AHEAD, self.config.settings)
+                posts = planned_posts(
+                    active,
+                    start,
+                    now + PLAN_AHEAD,
+                    self.config.settings,
+                    image_cache(self.config) / "cards",
+                )
             except ValueError as exc:
                 log.error("cannot plan campaign '%s': %s", active.id, exc)
                 continue

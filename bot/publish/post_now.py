@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.campaign.model import Campaign, Message
 from bot.checks.registry import ActiveCampaign
+from bot.checks.run import image_cache
 from bot.config import Config
 from bot.platforms.factory import make_platform
 from bot.publish.budget import Budget
@@ -54,7 +55,11 @@ def post_now(
             for language in chosen_languages:
                 slot = _slot_now(campaign, message, language, name, now)
                 outbox.sync(
-                    campaign.id, [planned_post(active, slot)], now, now + timedelta(seconds=1), now
+                    campaign.id,
+                    [planned_post(active, slot, image_cache(config) / "cards")],
+                    now,
+                    now + timedelta(seconds=1),
+                    now,
                 )
                 row = next(r for r in outbox.due(name, now, limit=100) if r.key == outbox.key(slot))
                 outcomes.append((slot, outbox.publish(row, platform, datetime.now(UTC))))

@@ -21,7 +21,8 @@ from bot.store.tables import OutboxRow
 REMOVED_REASON = "no longer in the campaign"
 
 # An existing row as planning sees it: id, state, text, thread (JSON).
-_Existing = tuple[int, OutboxState, str, str | None]
+# (row id, state, text, thread, images), as stored.
+_Existing = tuple[int, OutboxState, str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def sync(
                 inserted += 1
             else:
                 _resync(session, existing[key], post, now)
-        for key, (row_id, state, _, _) in existing.items():
+        for key, (row_id, state, _, _, _) in existing.items():
             if key not in wanted and state == OutboxState.PLANNED:
                 cancelled += move(
                     session,
@@ -80,10 +81,15 @@ def _existing(
     session: Session, mode: str, campaign_id: str, start: datetime, end: datetime
 ) -> dict[str, _Existing]:
     return {
-        key: (row_id, OutboxState(state), text, thread)
-        for row_id, key, state, text, thread in session.execute(
+        key: (row_id, OutboxState(state), text, thread, images)
+        for row_id, key, state, text, thread, images in session.execute(
             select(
-                OutboxRow.id, OutboxRow.key, OutboxRow.state, OutboxRow.text, OutboxRow.thread
+                OutboxRow.id,
+                OutboxRow.key,
+                OutboxRow.state,
+                OutboxRow.text,
+                OutboxRow.thread,
+                OutboxRow.images,
             ).where(
                 OutboxRow.campaign_id == campaign_id,
                 OutboxRow.mode == mode,
@@ -96,15 +102,16 @@ def _existing(
 
 
 def _resync(session: Session, found: _Existing, post: PlannedPost, now: datetime) -> None:
-    """An existing row for a wanted slot: a planned one takes the new text, a cancelled one is
-    planned again; any other is the sender's (or history) and stays as it is."""
-    row_id, state, text, thread = found
-    wanted = (post.text, _json(post.thread))
-    if state == OutboxState.PLANNED and (text, thread) != wanted:
+    """An existing row for a wanted slot: a planned one takes the new text and images (a quote
+    card follows its quote's words), a cancelled one is planned again; any other is the
+    sender's (or history) and stays as it is."""
+    row_id, state, text, thread, images = found
+    wanted = (post.text, _json(post.thread), _images(post))
+    if state == OutboxState.PLANNED and (text, thread, images) != wanted:
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row_id, OutboxRow.state == OutboxState.PLANNED)
-            .values(text=post.text, thread=wanted[1], updated_at=now)
+            .values(text=post.text, thread=wanted[1], images=wanted[2], updated_at=now)
         )
     elif state == OutboxState.CANCELLED:
         move(
@@ -115,6 +122,7 @@ def _resync(session: Session, found: _Existing, post: PlannedPost, now: datetime
             now,
             reason=None,
             text=post.text,
+            images=wanted[2],
         )
 
 
@@ -132,14 +140,18 @@ def _new_row(key: str, mode: str, post: PlannedPost, now: datetime) -> OutboxRow
         latest_at=slot.latest,
         text=post.text,
         thread=_json(post.thread),
-        images=json.dumps([{"path": str(i.path), "alt": i.alt} for i in post.images])
-        if post.images
-        else None,
+        images=_images(post),
         state=OutboxState.PLANNED,
         attempts=0,
         created_at=now,
         updated_at=now,
     )
+
+
+def _images(post: PlannedPost) -> str | None:
+    if not post.images:
+        return None
+    return json.dumps([{"path": str(i.path), "alt": i.alt} for i in post.images])
 
 
 def _json(values: Sequence[str]) -> str | None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from bot.cards.build import Card
 from bot.checks.registry import ActiveCampaign
 from bot.config import Settings
 from bot.platforms.base import Image
 from bot.publish.budget import post_cost
+from bot.publish.cards import card_image, post_card
 from bot.publish.outbox import PlannedPost
 from bot.publish.schedule import Slot, plan
 
@@ -26,15 +29,23 @@ def daily_caps(settings: Settings) -> dict[str, int]:
 
 
 def planned_posts(
-    active: ActiveCampaign, start: datetime, end: datetime, settings: Settings
+    active: ActiveCampaign,
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    card_cache: Path | None = None,
 ) -> list[PlannedPost]:
+    """The posts of [start, end). Quote cards are drawn into `card_cache`; None (simulate,
+    which writes nothing) plans the posts without them (`slot_card` names each)."""
     campaign = active.loaded.campaign
-    return [planned_post(active, slot) for slot in plan(campaign, start, end, daily_caps(settings))]
+    slots = plan(campaign, start, end, daily_caps(settings))
+    return [planned_post(active, slot, card_cache) for slot in slots]
 
 
-def planned_post(active: ActiveCampaign, slot: Slot) -> PlannedPost:
-    """What `slot` carries: its rendered text, thread and image. The daemon's plan and
-    `kindling post` both make their posts here, so a manual post is the one the daemon sends."""
+def planned_post(active: ActiveCampaign, slot: Slot, card_cache: Path | None = None) -> PlannedPost:
+    """What `slot` carries: its rendered text, thread, image and quote card. The daemon's plan
+    and `kindling post` both make their posts here, so a manual post is the one the daemon
+    sends."""
     campaign = active.loaded.campaign
     text, thread = active.renderer.render(
         slot.message_id, slot.language, slot.platform, slot.quote_id, slot.local
@@ -44,7 +55,16 @@ def planned_post(active: ActiveCampaign, slot: Slot) -> PlannedPost:
     if message.image is not None:
         path = active.loaded.path.parent / message.image.path
         images = (Image(path, message.image.alt.get(slot.language, "")),)
+    card = slot_card(active, slot)
+    if card is not None and card_cache is not None:
+        images += (card_image(active.loaded, card, card_cache),)
     return PlannedPost(slot, text, tuple(thread), images)
+
+
+def slot_card(active: ActiveCampaign, slot: Slot) -> Card | None:
+    """The quote card `slot` carries, if its message has `card: true`."""
+    message = next(m for m in active.loaded.campaign.messages if m.id == slot.message_id)
+    return post_card(active.loaded, message, slot.language, slot.quote_id)
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,7 @@ def simulate(
     spent = already_spent
     month = None
     entries = []
-    for post in planned_posts(active, start, end, settings):
+    for post in planned_posts(active, start, end, settings, None):
         cost = post_cost(post.slot.platform, post.text, settings.x.prices)
         usd = cost.usd if cost else 0.0
         this_month = (post.slot.due.year, post.slot.due.month)

@@ -1,0 +1,57 @@
+"""The quote card a post carries (`card: true` on a message with a quote pool): the rotated
+quote's landscape card in the post's language, with its alt text.
+
+The card is drawn into the card cache under a hash of its inputs, so planning the same slot again
+(after a restart, or a crash between upload and post) finds the same file with the same bytes;
+a cache emptied meanwhile is drawn again, into the same file, at the next planning pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.campaign.loader import LoadedCampaign
+from bot.campaign.model import Message
+from bot.cards.build import Card, CardTooLong, alt_text, cache_key, card_png, card_text
+from bot.cards.design import LANDSCAPE
+from bot.cards.images import digest, load_logo
+from bot.cards.logo import logo_bytes
+from bot.platforms.base import Image
+
+
+def post_card(
+    loaded: LoadedCampaign, message: Message, language: str, quote_id: str | None
+) -> Card | None:
+    """The card of `message`'s post in `language` with the quote `quote_id`; None when the
+    message has no card (or the slot no quote, or the quote no text in that language: gaps
+    `kindling check` reports)."""
+    campaign = loaded.campaign
+    if not message.card or message.quote_pool is None or quote_id is None:
+        return None
+    pool = campaign.quote_pool(message.quote_pool)
+    quote = next((q for q in pool.quotes if q.id == quote_id), None)
+    if quote is None or language not in quote.text:
+        return None
+    text = card_text(campaign, quote, language)
+    return Card(pool.id, quote, language, LANDSCAPE, text, alt_text(text))
+
+
+def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:
+    """The card as an image to post: its file in `cache` (drawn now unless it is there
+    already) and its alt text. The campaign has passed `kindling check`: its logo is usable
+    and the card fits."""
+    data, reason = logo_bytes(loaded)
+    if reason is not None:
+        raise ValueError(reason)
+    logo = load_logo(data) if data is not None else None
+    logo_digest = digest(data) if data is not None else None
+    look = loaded.campaign.cards
+    # ValueError is what the daemon's planning reports (and skips the campaign for) rather than
+    # send a post without the card the organiser asked for.
+    try:
+        card_png(card, look, logo, logo_digest, cache)
+    except CardTooLong as too_long:
+        raise ValueError(f"the card of quote '{card.quote.id}' does not fit: {too_long}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot write the card to {cache}: {exc.strerror}") from None
+    return Image(cache / f"{cache_key(card, look, logo_digest)}.png", card.alt)
