@@ -26,11 +26,15 @@ PART_WORDS = {
 }
 
 
-def image_problems(loaded: LoadedCampaign, cache: Path | None = None) -> list[Problem]:
-    """Every image problem of the campaign; images re-encoded to fit are kept in `cache`."""
+def image_problems(
+    loaded: LoadedCampaign, cache: Path | None = None, *, cards: bool = True
+) -> list[Problem]:
+    """Every image problem of the campaign (its quote cards' too unless `cards` is false);
+    images re-encoded to fit are kept in `cache`."""
     problems = list(_message_images(loaded, cache))
     problems += _logo(loaded)
-    problems += card_problems(loaded)
+    if cards:
+        problems += card_problems(loaded)
     return problems
 
 

@@ -84,7 +84,13 @@ class CampaignRegistry:
         must not stop the others from loading, nor end the reload job."""
         try:
             settings = self.config.settings
-            return check_one(path, templates, settings.general.timezone, own_post_limits(settings))
+            return check_one(
+                path,
+                templates,
+                settings.general.timezone,
+                own_post_limits(settings),
+                every_card=False,
+            )
         except Exception as exc:
             reason = f"could not be checked: {type(exc).__name__}: {excerpt(exc, 120)}"
             # The traceback is for a developer, at DEBUG: its message may quote the file.

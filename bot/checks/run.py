@@ -9,7 +9,6 @@ from pathlib import Path
 from bot.campaign.loader import FileLimits, LoadedCampaign, campaign_files, load_campaign
 from bot.checks.campaign_rules import check_campaign, stance_notes
 from bot.checks.handles import handle_notes
-from bot.checks.image_rules import image_problems
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
 from bot.compose.templates import TemplateProblem, Templates
@@ -76,16 +75,31 @@ def check_templates(templates: Templates) -> list[Problem]:
     return problems
 
 
+def _image_problems(loaded: LoadedCampaign, cache: Path | None, every_card: bool) -> list[Problem]:
+    """Pillow and the fonts (about 10 MB) are loaded only for a campaign with images to check:
+    an idle daemon whose campaigns post text needs neither."""
+    campaign = loaded.campaign
+    cards = campaign.quote_pools if every_card else any(m.card for m in campaign.messages)
+    if not (cards or campaign.cards.logo or any(m.image for m in campaign.messages)):
+        return []
+    from bot.checks.image_rules import image_problems
+
+    return image_problems(loaded, cache, cards=bool(cards))
+
+
 def check_one(
     path: Path,
     templates: Templates,
     default_timezone: str,
     post_limits: Mapping[str, int] | None = None,
     image_cache: Path | None = None,
+    *,
+    every_card: bool = True,
 ) -> CampaignReport:
     """Load, check and render one campaign under the limits `templates` carries (file sizes,
     and one deadline for all of the campaign's renderings: limits.campaign_render_seconds).
-    Images re-encoded to fit a platform are kept in `image_cache`."""
+    Images re-encoded to fit a platform are kept in `image_cache`. `every_card=False` (the
+    daemon's reloads) lays out only the cards its posts carry, not every quote's."""
     limits = FileLimits(templates.limits.campaign_file_bytes, templates.limits.targets_file_bytes)
     loaded, problems = load_campaign(path, default_timezone=default_timezone, limits=limits)
     report = CampaignReport(display_path(path), loaded, problems=problems)
@@ -99,7 +113,7 @@ def check_one(
         )
         report.renderings, rendering_problems = render_campaign(loaded, templates, post_limits)
     report.problems += rendering_problems
-    report.problems += image_problems(loaded, image_cache)
+    report.problems += _image_problems(loaded, image_cache, every_card)
     report.problems.sort(key=lambda p: (p.file, p.line, p.col))
     return report
 

@@ -12,9 +12,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from bot.platforms import bluesky_richtext as rt
 from bot.platforms.base import (
@@ -28,6 +26,9 @@ from bot.platforms.base import (
     RateLimited,
     Rejected,
 )
+
+if TYPE_CHECKING:  # the adapter's HTTP client; listening imports this module without it
+    import httpx
 
 NAME = "bluesky"
 ImageData = tuple[Image, bytes, str]  # the image, its bytes, its MIME type

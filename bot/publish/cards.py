@@ -9,14 +9,17 @@ a cache emptied meanwhile is drawn again, into the same file, at the next planni
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Message
-from bot.cards.build import Card, CardTooLong, alt_text, cache_key, card_png, card_text
-from bot.cards.design import LANDSCAPE
-from bot.cards.images import digest, load_logo
-from bot.cards.logo import logo_bytes
 from bot.platforms.base import Image
+
+if TYPE_CHECKING:
+    from bot.cards.build import Card
+
+# bot.cards (Pillow and the fonts, about 10 MB) is imported by the functions below only when a
+# post carries a card: a daemon whose campaigns post text never loads it.
 
 
 def post_card(
@@ -32,6 +35,9 @@ def post_card(
     quote = next((q for q in pool.quotes if q.id == quote_id), None)
     if quote is None or language not in quote.text:
         return None
+    from bot.cards.build import Card, alt_text, card_text
+    from bot.cards.design import LANDSCAPE
+
     text = card_text(campaign, quote, language)
     return Card(pool.id, quote, language, LANDSCAPE, text, alt_text(text))
 
@@ -40,6 +46,10 @@ def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:
     """The card as an image to post: its file in `cache` (drawn now unless it is there
     already) and its alt text. The campaign has passed `kindling check`: its logo is usable
     and the card fits."""
+    from bot.cards.build import CardTooLong, cache_key, card_png
+    from bot.cards.images import digest, load_logo
+    from bot.cards.logo import logo_bytes
+
     data, reason = logo_bytes(loaded)
     if reason is not None:
         raise ValueError(reason)

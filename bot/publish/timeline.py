@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.cards.build import Card
 from bot.checks.registry import ActiveCampaign
 from bot.config import Settings
 from bot.platforms.base import Image
@@ -18,6 +18,9 @@ from bot.publish.budget import post_cost
 from bot.publish.cards import card_image, post_card
 from bot.publish.outbox import PlannedPost
 from bot.publish.schedule import Slot, plan
+
+if TYPE_CHECKING:
+    from bot.cards.build import Card
 
 
 def daily_caps(settings: Settings) -> dict[str, int]:

@@ -5,6 +5,8 @@ without its content, and never holds up a post that is due."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -96,10 +98,10 @@ def test_a_file_whose_check_fails_unexpectedly_does_not_stop_the_others(
     (tmp_path / "campaigns" / "b.yaml").write_text(GOOD.replace("id: demo", "id: other"))
     real_check = registry_module.check_one
 
-    def failing_for_a(path: Path, *args: object) -> object:
+    def failing_for_a(path: Path, *args: object, **options: object) -> object:
         if path.name == "a.yaml":
             raise RuntimeError("\x1b[2J" + "x" * 10_000)
-        return real_check(path, *args)  # type: ignore[arg-type]
+        return real_check(path, *args, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(registry_module, "check_one", failing_for_a)
     caplog.set_level(logging.ERROR, logger="kindling.campaigns")
@@ -157,3 +159,23 @@ def test_a_hostile_file_arriving_while_the_daemon_runs_does_not_delay_a_due_post
     assert "a number beyond 16,384 bits" in logged
     assert "PATH=" not in logged and "HOME=" not in logged  # nothing of the environment
     assert [active.id for active in daemon.registry.campaigns()] == ["demo"]
+
+
+def test_a_daemon_with_text_only_campaigns_never_loads_pillow(tmp_path):
+    # Pillow and the card fonts cost an idle daemon about 10 MB: they are loaded only for a
+    # campaign with images or cards to check or post (a fresh interpreter, so nothing is cached).
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "campaigns" / "a.yaml").write_text(GOOD)
+    (tmp_path / "config.toml").write_text("")
+    probe = (
+        "import sys; from pathlib import Path; from bot.config import load_config; "
+        "from bot.checks.registry import CampaignRegistry; import bot.daemon.scheduler; "
+        "assert not CampaignRegistry(load_config(Path('config.toml'))).load(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'PIL', 'fontTools', 'httpx'}))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "[]"
