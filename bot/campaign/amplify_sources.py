@@ -31,8 +31,8 @@ class Sources:
 
     @property
     def feeds(self) -> list[str]:
-        """Allowlisted accounts whose own feeds are read (Bluesky only: X bills every read)."""
-        if self.platform != "bluesky" or not self.settings.watch_feeds:
+        """Allowlisted accounts whose own feeds are read (not on X: X bills every read)."""
+        if self.platform not in ("bluesky", "mastodon") or not self.settings.watch_feeds:
             return []
         return sorted(self.allowlist)
 
