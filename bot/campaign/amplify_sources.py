@@ -26,8 +26,10 @@ class Sources:
 
     @property
     def terms(self) -> list[str]:
-        """Search terms: "#tag" for each hashtag, then each link."""
-        return [f"#{tag}" for tag in self.hashtags] + list(self.links)
+        """Search terms: "#tag" for each hashtag, then each link (not on Mastodon, which has no
+        search by link: there links match in what the hashtags and feeds bring)."""
+        tags = [f"#{tag}" for tag in self.hashtags]
+        return tags if self.platform == "mastodon" else tags + list(self.links)
 
     @property
     def feeds(self) -> list[str]:
