@@ -6,14 +6,18 @@ and a whole discovery pass through the outbox to the stand-in and back with `una
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from bot.amplify.decisions import unamplify
 from bot.amplify.discovery import Discovery
 from bot.campaign.model import Campaign
+from bot.cli.main import main
 from bot.config import AmplifySettings, XPrices
 from bot.platforms.base import Amplifier, FoundPost, PostRequest, Rejected, Subject
 from bot.platforms.mastodon import MastodonPlatform
@@ -22,6 +26,7 @@ from bot.publish.outbox import Outbox
 from bot.store.engine import Store
 from bot.store.tables import CandidateRow, OutboxRow
 from tests.amplify.conftest import store
+from tests.conftest import MINIMAL_CAMPAIGN
 from tests.fakes.mastodon_server import MastodonFakeServer
 from tests.platforms.test_mastodon import SLOT, adapter, fake, server
 
@@ -269,3 +274,32 @@ def _undo(platform: MastodonPlatform, row: OutboxRow) -> None:
     """What `kindling unamplify` does with a sent row (bot/cli/amplify.py `_Undo`)."""
     subject = Subject(row.subject_id or "", row.subject_cid, row.subject_url or "")
     platform.unamplify(row.action, row.remote_id or "", subject)
+
+
+MASTODON_AMPLIFY = """\
+platforms: [mastodon]
+hashtags: [Demo]
+amplify:
+  platforms: [mastodon]
+  action: quote
+  quote:
+    cy: "Diolch {{ author }}!"
+    en: "{{ author }} {{ 'x' * 460 }}"
+  accounts: {mastodon: [friend@other.example]}
+  blocklist: {mastodon: [friend@other.example]}
+"""
+
+
+def test_check_takes_mastodon_amplification_and_locates_its_mistakes(
+    workdir: Path, write: Callable[[str, str], Path]
+) -> None:
+    write("campaigns/demo.yaml", MINIMAL_CAMPAIGN + MASTODON_AMPLIFY)
+    result = CliRunner().invoke(main, ["check", "campaigns/demo.yaml"], catch_exceptions=False)
+    lines = [line for line in result.output.splitlines() if line.startswith("campaigns/")]
+    # (a Mastodon address of 30 + 16 characters stands in for the author: 507 characters)
+    assert lines == [
+        "campaigns/demo.yaml:18:9: the quote text is 507 characters on mastodon, over 500",
+        "campaigns/demo.yaml:20:26: 'friend@other.example' is both allowed (amplify.accounts) "
+        "and blocked: the blocklist wins; remove one of them",
+    ]
+    assert result.exit_code == 1
