@@ -55,6 +55,11 @@ class PathsSettings(Section):
     data: str = Field(
         default="data", description="Directory for the SQLite database and session files."
     )
+    env_file: str = Field(
+        default="kindling.env",
+        description="Environment file `kindling login` writes the credentials to (mode 0600); "
+        "`--env-file` overrides it.",
+    )
 
 
 class DatabaseSettings(Section):
@@ -338,6 +343,21 @@ class DaemonSettings(Section):
     )
 
 
+class DoctorSettings(Section):
+    clock_skew_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="`kindling doctor` warns when this machine's clock and a platform's differ "
+        "by more than this many seconds.",
+    )
+    min_free_disk_mb: int = Field(
+        default=500,
+        ge=0,
+        description="`kindling doctor` fails when the data directory's disk has less free space "
+        "than this many megabytes.",
+    )
+
+
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
@@ -450,6 +470,9 @@ class Settings(Section):
     )
     alerts: AlertsSettings = Field(
         default=AlertsSettings(), description="Telling the organiser about trouble."
+    )
+    doctor: DoctorSettings = Field(
+        default=DoctorSettings(), description="`kindling doctor`: what it accepts."
     )
 
 

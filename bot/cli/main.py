@@ -23,8 +23,10 @@ from bot.cli import (
     cards,
     daemon,
     db,
+    doctor,
     engagement,
     links,
+    login,
     report,
     responses,
     service,
@@ -92,6 +94,8 @@ COMMANDS: tuple[click.Command, ...] = (
     amplify.reject,
     amplify.unamplify,
     alerts.alerts,
+    doctor.doctor,
+    login.login,
 )
 for command in COMMANDS:
     main.add_command(command)

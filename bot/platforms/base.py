@@ -8,9 +8,10 @@ the errors below; nothing else escapes an adapter.
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -176,6 +177,18 @@ class Transient(PlatformError):
 
 class Ambiguous(PlatformError):
     """A create call may or may not have taken effect (timeout, 5xx): reconcile, never retry blind."""
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An answer's `Date` header as an aware UTC time (None when absent or unreadable): each
+    adapter keeps the latest as `server_date`, so `kindling doctor` can measure clock skew."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @runtime_checkable

@@ -48,6 +48,7 @@ from bot.platforms.base import (
     Rejected,
     Subject,
     Transient,
+    http_date,
 )
 
 if TYPE_CHECKING:
@@ -87,8 +88,12 @@ class BlueskyPlatform:
         self._gate = sup.RateLimitGate(self._clock.now)
         request = Request(
             timeout=httpx.Timeout(timeout),
-            event_hooks={"request": [self._gate.before], "response": [self._gate.after]},
+            event_hooks={
+                "request": [self._gate.before],
+                "response": [self._gate.after, self._note_date],
+            },
         )
+        self.server_date: datetime | None = None  # the PDS's clock, for `kindling doctor`
         self._client = Client(base_url=self.service_url, request=request)
         self._client.on_session_change(self._session_changed)
         self._did: str | None = None
@@ -116,6 +121,9 @@ class BlueskyPlatform:
 
     def close(self) -> None:
         self._client.request.close()
+
+    def _note_date(self, response: httpx.Response) -> None:
+        self.server_date = http_date(response.headers.get("date")) or self.server_date
 
     # --- the Platform interface ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -115,6 +115,11 @@ class MastodonPlatform(MastodonAmplifying):
     def rate_limits(self) -> dict[str, sup.RateWindow]:
         """The last X-RateLimit-* seen per endpoint, e.g. "POST /api/v1/statuses"."""
         return dict(self._session.windows)
+
+    @property
+    def server_date(self) -> datetime | None:
+        """The instance's clock: the Date header of its latest answer (for `kindling doctor`)."""
+        return self._session.server_date
 
     # --- the interface -----------------------------------------------------------------------
     def check_account(self) -> Account:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from bot.platforms.base import Mention, Metrics, Published, Rejected
+from bot.platforms.base import Mention, Metrics, Published, Rejected, http_date
 
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 _URL = re.compile(r"https?://\S+")
@@ -54,6 +54,7 @@ class MastodonSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self.windows: dict[str, RateWindow] = {}
+        self.server_date: datetime | None = None  # the Date header of the latest answer
 
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -61,6 +62,7 @@ class MastodonSession(requests.Session):
         url = url.decode() if isinstance(url, bytes) else url
         method = method.decode() if isinstance(method, bytes) else method
         response = super().request(method, url, *args, **kwargs)
+        self.server_date = http_date(response.headers.get("date")) or self.server_date
         path = urlsplit(url).path
         self._remember(route_of(str(response.request.method), path), response.headers)
         return response

@@ -143,6 +143,11 @@ class XPlatform:
         """The last x-rate-limit-* seen per endpoint, e.g. "POST /2/tweets"."""
         return dict(self._session.windows)
 
+    @property
+    def server_date(self) -> datetime | None:
+        """X's clock: the Date header of its latest answer (for `kindling doctor`)."""
+        return self._session.server_date
+
     # --- the interface -----------------------------------------------------------------------
     def check_account(self) -> Account:
         with self._calling("check account", "GET /2/users/me"):

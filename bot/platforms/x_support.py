@@ -24,7 +24,7 @@ import requests
 import urllib3.exceptions
 from twitter_text import extract_urls_with_indices
 
-from bot.platforms.base import Mention
+from bot.platforms.base import Mention, http_date
 
 TWEEPY_HOST = "https://api.twitter.com"
 _ID_SEGMENT = re.compile(r"(?<=.)/\d+(?=/|$)")  # ids in a path; not the leading /2
@@ -53,6 +53,7 @@ class XSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.windows: dict[str, RateWindow] = {}
+        self.server_date: datetime | None = None  # the Date header of the latest answer
 
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -64,6 +65,7 @@ class XSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         response = super().request(method, url, *args, **kwargs)
+        self.server_date = http_date(response.headers.get("date")) or self.server_date
         self._remember(str(response.request.method), urlsplit(url).path, response.headers)
         return response
 

@@ -60,6 +60,7 @@ from tests.fakes.x_endpoints import (
     invalid,
     problem,
 )
+from tests.fakes.x_oauth import XOAuth
 from tests.fakes.x_state import WINDOW, FakeAccount, Fault, Received, XFakeState
 
 SPEC_NAME = "x-api-v2-openapi.json"
@@ -316,6 +317,7 @@ def create_app(state: XFakeState) -> Starlette:
     return Starlette(
         routes=[
             Route("/_fake/{action}", control, methods=["GET", "POST"]),
+            *XOAuth(state).routes(),  # the OAuth 1.0a PIN flow (x_oauth.py)
             Route("/{path:path}", XFakeApi(state).handle, methods=methods),
         ]
     )

@@ -1,0 +1,82 @@
+"""The credentials file `kindling login` writes: `KINDLING_*=value` lines, readable by its owner
+only (0600), in the syntax both systemd's `EnvironmentFile=` and a POSIX shell (`set -a; . FILE`)
+read the same way.
+
+Other lines of an existing file are kept (one file holds every platform's credentials); a variable
+the file already sets is replaced only when the caller says so (`--force`). The file is written
+whole or not at all: a 0600 temporary file beside it, renamed over it. No message here holds a
+value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+# Values written bare; anything else is single-quoted (systemd and sh take it literally then).
+_BARE = re.compile(r"[A-Za-z0-9._@:/+=,%-]*")
+_ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
+_UNQUOTABLE = re.compile(r"['\\\x00-\x1f\x7f]")
+
+
+class EnvFileError(Exception):
+    """The file cannot be written as asked; `str()` says why and that nothing was written."""
+
+
+def assignment(name: str, value: str) -> str:
+    """`NAME=value`, quoted when needed. A value with a quote, a backslash or a control
+    character is refused: neither reader would take it back unchanged."""
+    if _UNQUOTABLE.search(value):
+        raise EnvFileError(
+            f"{name}: the value holds a quote, a backslash or a control character, which an "
+            "environment file cannot carry unchanged (the value is not shown): nothing written"
+        )
+    return f"{name}={value}" if _BARE.fullmatch(value) else f"{name}='{value}'"
+
+
+def assigned_names(text: str) -> set[str]:
+    return {m.group(1) for line in text.splitlines() if (m := _ASSIGNMENT.match(line))}
+
+
+def write_env_file(path: Path, values: Mapping[str, str], *, force: bool) -> None:
+    """Set `values` in the file at `path` (created 0600 if missing), keeping its other lines."""
+    lines = [assignment(name, value) for name, value in values.items()]
+    try:
+        existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvFileError(f"cannot read {path}: {exc}: nothing written") from None
+    clash = sorted(assigned_names(existing) & set(values))
+    if clash and not force:
+        raise EnvFileError(
+            f"{path} already sets {', '.join(clash)}: nothing written (--force replaces "
+            f"{'it' if len(clash) == 1 else 'them'})"
+        )
+    kept = [
+        line
+        for line in existing.splitlines()
+        if not ((m := _ASSIGNMENT.match(line)) and m.group(1) in values)
+    ]
+    _replace(path, "\n".join([*kept, *lines]) + "\n")
+
+
+def _replace(path: Path, text: str) -> None:
+    if not path.parent.is_dir():
+        raise EnvFileError(f"{path}: the directory {path.parent} does not exist: nothing written")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise EnvFileError(
+            f"cannot write in {path.parent}: {exc.strerror}: nothing written"
+        ) from None
+    try:  # mkstemp makes the file 0600: the secrets are never readable by others, even briefly
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise EnvFileError(f"cannot write {path}: {exc.strerror}: nothing written") from None
