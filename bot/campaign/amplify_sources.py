@@ -26,13 +26,15 @@ class Sources:
 
     @property
     def terms(self) -> list[str]:
-        """Search terms: "#tag" for each hashtag, then each link."""
-        return [f"#{tag}" for tag in self.hashtags] + list(self.links)
+        """Search terms: "#tag" for each hashtag, then each link (not on Mastodon, which has no
+        search by link: there links match in what the hashtags and feeds bring)."""
+        tags = [f"#{tag}" for tag in self.hashtags]
+        return tags if self.platform == "mastodon" else tags + list(self.links)
 
     @property
     def feeds(self) -> list[str]:
-        """Allowlisted accounts whose own feeds are read (Bluesky only: X bills every read)."""
-        if self.platform != "bluesky" or not self.settings.watch_feeds:
+        """Allowlisted accounts whose own feeds are read (not on X: X bills every read)."""
+        if self.platform not in ("bluesky", "mastodon") or not self.settings.watch_feeds:
             return []
         return sorted(self.allowlist)
 

@@ -28,11 +28,10 @@ from bot.problems import excerpt
 from bot.timezones import Timezone
 
 POST_PLATFORMS = ("x", "bluesky", "mastodon")
-AMPLIFY_PLATFORMS = ("x", "bluesky")
+AMPLIFY_PLATFORMS = ("x", "bluesky", "mastodon")
 ASK_PLATFORMS = ("x", "bluesky", "mastodon", "threads", "email")
 PostPlatform = Literal["x", "bluesky", "mastodon"]
-# Amplification (finding others' posts, reposting them) is not built for Mastodon yet (issue 16).
-AmplifyPlatform = Literal["x", "bluesky"]
+AmplifyPlatform = Literal["x", "bluesky", "mastodon"]
 AskPlatform = Literal["x", "bluesky", "mastodon", "threads", "email"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -369,10 +368,12 @@ class Ask(Model):
 
 
 class PerPlatform(Model):
-    """Handles per network where the bot amplifies (X usernames, Bluesky handles or DIDs)."""
+    """Handles per network where the bot amplifies (X usernames, Bluesky handles or DIDs,
+    Mastodon addresses)."""
 
     x: list[XHandle] = []
     bluesky: list[BlueskyHandle] = []
+    mastodon: list[MastodonHandle] = []
 
 
 AmplifyAction = Literal["repost", "like", "quote"]
@@ -394,7 +395,8 @@ class Amplify(Model):
     anyone: bool = False
     # Never amplified, whatever else matches.
     blocklist: PerPlatform = PerPlatform()
-    # Also read the allowlisted Bluesky accounts' own feeds (finds posts search misses).
+    # Also read the allowlisted Bluesky and Mastodon accounts' own feeds (finds posts search
+    # misses).
     watch_feeds: bool = True
     action: AmplifyAction = "repost"
     # For `action: quote`: the bot's words above the quoted post, per language (a template).

@@ -62,7 +62,7 @@ def _section(loaded: LoadedCampaign) -> Iterator[Problem]:
                     f"'{language}' is not one of the campaign's languages ({wanted})",
                     key=True,
                 )
-    for platform in ("x", "bluesky"):
+    for platform in ("x", "bluesky", "mastodon"):
         both = set(getattr(amplify.accounts, platform)) & set(getattr(amplify.blocklist, platform))
         for handle in sorted(both):
             index = getattr(amplify.blocklist, platform).index(handle)

@@ -9,8 +9,13 @@ from bot.compose.templates import TemplateProblem, Templates
 from bot.problems import Problem
 
 # The longest author handles a check renders with: X allows 15 characters; Bluesky handles are
-# domain names, and 40 characters covers nearly all of them.
-SAMPLE_AUTHORS = {"x": "a" * 15, "bluesky": "a" * 28 + ".bsky.social"}
+# domain names, and 40 characters covers nearly all of them; a Mastodon address is user@server
+# (Mastodon's usernames have at most 30 characters).
+SAMPLE_AUTHORS = {
+    "x": "a" * 15,
+    "bluesky": "a" * 28 + ".bsky.social",
+    "mastodon": "a" * 30 + "@mastodon.social",
+}
 
 
 def quote_text(

@@ -9,6 +9,7 @@
 - Limits: `ratelimit_method="throw"` (Mastodon.py would otherwise sleep inside the call); the
   X-RateLimit-* headers are remembered per endpoint (mastodon_support.MastodonSession) and a
   used-up window raises `RateLimited` without a call. Every failure is mapped in `_calling`.
+- Amplifying (search, author_posts, boost, favourite, quote, unamplify) is mastodon_amplify.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from bot.platforms.base import (
     Rejected,
     Transient,
 )
+from bot.platforms.mastodon_amplify import MastodonAmplifying
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -56,7 +58,7 @@ MENTION_PAGES = 5  # pages of 40 notifications followed after a cursor
 NOTIFICATION_TYPES = ["mention", "quote"]
 
 
-class MastodonPlatform:
+class MastodonPlatform(MastodonAmplifying):
     name = PLATFORM
     metrics_batch = 20  # GET /api/v1/statuses takes at most 20 ids
 
@@ -86,6 +88,8 @@ class MastodonPlatform:
         )
         self._account: Account | None = None
         self._versioned = False
+        self._account_ids: dict[str, str] = {}
+        self._quotes: bool | None = None
 
     @classmethod
     def from_config(cls, config: Config, clock: Clock | None = None) -> MastodonPlatform:
@@ -155,8 +159,12 @@ class MastodonPlatform:
             )
 
     def publish(self, post: PostRequest) -> Published:
+        if post.action in ("repost", "like"):
+            return self._amplify(post)
+        if post.action == "quote":
+            return self._quote(post)
         if post.action != "post":
-            raise Rejected(PLATFORM, f"{post.key}: {post.action} is not supported on Mastodon yet")
+            raise Rejected(PLATFORM, f"{post.key}: unknown action {post.action!r}")
         media_ids = [self._upload(image) for image in post.images]
         root = self._create(post.text, post.key, post.language, media_ids=media_ids)
         replies: list[Any] = []
@@ -177,9 +185,9 @@ class MastodonPlatform:
     def find_published(self, post: PostRequest) -> Published | None:
         """The first own status since the slot with the post's text (not a reply), and its
         thread's replies as far as they exist."""
-        if post.action != "post":
-            return None
         since = min(post.slot, self._clock.now()) - RECONCILE_MARGIN
+        if post.action != "post":
+            return self._find_amplified(post, since)
         own = [
             s
             for s in self._own_statuses(RECONCILE_LIMIT)
@@ -277,6 +285,7 @@ class MastodonPlatform:
         *,
         media_ids: list[str] | None = None,
         reply_to: str | None = None,
+        quote_of: str | None = None,
     ) -> Any:
         with self._calling("create status", "POST /api/v1/statuses", create=True):
             return self._client.status_post(
@@ -286,6 +295,7 @@ class MastodonPlatform:
                 visibility=self._visibility,
                 language=language or None,
                 idempotency_key=key,
+                quoted_status_id=quote_of,
             )
 
     def _upload(self, image: Image) -> str:
@@ -362,6 +372,8 @@ class MastodonPlatform:
             raise kind(PLATFORM, f"{what}: {sup.said(exc)}") from exc
         except sdk.MastodonAPIError as exc:
             status = exc.args[1] if len(exc.args) > 1 else None
+            if status == 404:
+                raise sup.NotFound(PLATFORM, f"{what}: {sup.said(exc)}") from exc
             if isinstance(status, int) and 400 <= status < 500:
                 raise Rejected(PLATFORM, f"{what}: {sup.said(exc)}") from exc
             kind = Ambiguous if create else Transient

@@ -23,13 +23,17 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from bot.platforms.base import Mention, Metrics, Published, http_date
+from bot.platforms.base import Mention, Metrics, Published, Rejected, http_date
 
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 _URL = re.compile(r"https?://\S+")
 _REMOTE_MENTION = re.compile(r"(@\w+)@[\w.-]+\w")
 CHARACTERS_PER_URL = 23  # Mastodon counts every link as this many characters
 DEFAULT_MAX_CHARACTERS = 500  # Mastodon's default status length limit
+
+
+class NotFound(Rejected):
+    """A 404: the status or account is not there (deleted, or unknown to the instance)."""
 
 
 @dataclass(frozen=True)

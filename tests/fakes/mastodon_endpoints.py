@@ -95,7 +95,13 @@ def create_status(state: MastodonFakeState, call: Call) -> Result:
         visibility=str(body.get("visibility") or "public"),
     )
     made.in_reply_to_id, made.media_ids = reply_to, media_ids
-    made.quote_of = body.get("quoted_status_id")
+    quoted = body.get("quoted_status_id") if state.api_version >= 7 else None
+    if quoted and quoted not in state.statuses:
+        raise Refusal(404, "Record not found")
+    made.quote_of = quoted
+    if quoted:
+        counts = state.statuses[quoted].counts
+        counts["quotes"] = counts.get("quotes", 0) + 1
     for media_id in media_ids:
         state.media[media_id].status_id = made.id
     if reply_to:
@@ -140,7 +146,7 @@ def account_statuses(state: MastodonFakeState, call: Call) -> Result:
         and not (query.get("exclude_replies") and s.in_reply_to_id)
         and not (query.get("exclude_reblogs") and s.reblog_of)
     ]
-    page, links = _page(kept, query, 20, 40, call.base_url)
+    page, links = page_of(kept, query, 20, 40, call.base_url)
     return 200, [render.status(state, s) for s in page], links
 
 
@@ -152,7 +158,7 @@ def notifications(state: MastodonFakeState, call: Call) -> Result:
         for n in state.notifications.values()
         if (not types or n.type in types) and n.type not in excluded
     ]
-    page, links = _page(kept, query, 40, 80, call.base_url)
+    page, links = page_of(kept, query, 40, 80, call.base_url)
     return 200, [render.notification(state, n) for n in page], links
 
 
@@ -185,7 +191,7 @@ def get_media(state: MastodonFakeState, call: Call) -> Result:
     return 200, render.media(state, item), {}
 
 
-def _page(
+def page_of(
     items: Sequence[T], query: dict[str, Any], default: int, most: int, base_url: str
 ) -> tuple[list[T], dict[str, str]]:
     """Mastodon's paging: newest first; max_id (older than), since_id (newer than, the newest
@@ -203,7 +209,8 @@ def _page(
         page = ordered[:limit]
     if not page:
         return page, {}
-    keep = {k: v for k, v in query.items() if k in ("limit", "types", "exclude_replies")}
+    kept_names = ("limit", "types", "exclude_replies", "exclude_reblogs")
+    keep = {k: v for k, v in query.items() if k in kept_names}
     keep = {k: v for k, v in keep.items() if v not in (None, False, [])}
 
     def link(**bound: str) -> str:

@@ -114,6 +114,11 @@ def content(text: str) -> str:
     return "".join(f"<p>{p}</p>" for p in paragraphs)
 
 
+def hashtags(text: str) -> list[str]:
+    """The hashtags of a status text, as written (Mastodon's: a letter among word characters)."""
+    return re.findall(r"(?<![\w/])#(\w*[^\W\d_]\w*)", text)
+
+
 def status(state: MastodonFakeState, item: FakeStatus, depth: int = 0) -> dict[str, Any]:
     out = skeleton("Status")
     author = state.accounts[item.account_id]
@@ -133,6 +138,12 @@ def status(state: MastodonFakeState, item: FakeStatus, depth: int = 0) -> dict[s
     quoted = state.statuses.get(item.quote_of or "")
     if quoted and depth == 0:
         out["quote"] = {"state": "accepted", "quoted_status": status(state, quoted, 1)}
+    out["tags"] = [
+        {"name": name, "url": f"https://{state.domain}/tags/{name.lower()}"}
+        for name in dict.fromkeys(hashtags(item.text))
+    ]
+    out["reblogged"] = state.reblog_by_me(item.id) is not None
+    out["favourited"] = item.id in state.favourites
     reblogged = state.statuses.get(item.reblog_of or "")
     out["reblog"] = status(state, reblogged, 1) if reblogged and depth == 0 else None
     out["mentions"] = [
@@ -161,7 +172,7 @@ def notification(state: MastodonFakeState, item: FakeNotification) -> dict[str, 
 def instance(state: MastodonFakeState) -> dict[str, Any]:
     out = skeleton("Instance")
     out |= {"domain": state.domain, "title": "Mastodon stand-in", "version": "4.5.0"}
-    out["api_versions"] = {"mastodon": 7}
+    out["api_versions"] = {"mastodon": state.api_version}
     config = copy.deepcopy(out["configuration"])
     config["statuses"] |= {
         "max_characters": state.max_characters,

@@ -53,7 +53,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tests.fakes import mastodon_entities as render
-from tests.fakes.mastodon_endpoints import HANDLERS, Call, Refusal
+from tests.fakes.mastodon_amplify import HANDLERS
+from tests.fakes.mastodon_endpoints import Call, Refusal
 from tests.fakes.mastodon_state import Fault, MastodonFakeState, Received
 from tests.fakes.rails_form import normalise
 
@@ -307,7 +308,7 @@ async def _control(request: Request) -> Response:
         state.set_counts(**options)
     elif action == "config":
         with state.lock:
-            for name in ("max_characters", "media_polls", "batch_statuses"):
+            for name in ("max_characters", "media_polls", "batch_statuses", "api_version"):
                 setattr(state, name, options.get(name, getattr(state, name)))
             for bucket, (limit, seconds) in options.get("limits", {}).items():
                 state.limits[bucket] = (int(limit), int(seconds))

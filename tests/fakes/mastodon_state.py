@@ -147,6 +147,10 @@ class MastodonFakeState:
             self.media_polls = 1
             self.created = 0
             self.batch_statuses = True  # False: an older instance without GET /api/v1/statuses
+            # Mastodon's API version (/api/v2/instance api_versions): quotes came with 7 (4.5);
+            # below that `quoted_status_id` is ignored, as Rails ignores unknown parameters.
+            self.api_version = 7
+            self.favourites: set[str] = set()  # the statuses the bot's account favourited
 
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
         fault = Fault(kind, count, **options)
@@ -229,6 +233,18 @@ class MastodonFakeState:
         status = FakeStatus(self.next_id(when), text, account_id, when, visibility, language)
         self.statuses[status.id] = status
         return status
+
+    def reblog_by_me(self, status_id: str) -> FakeStatus | None:
+        """The bot's boost of `status_id`, if it has one."""
+        with self.lock:
+            return next(
+                (
+                    s
+                    for s in self.statuses.values()
+                    if s.reblog_of == status_id and s.account_id == self.me.id
+                ),
+                None,
+            )
 
     def own_statuses(self) -> list[FakeStatus]:
         with self.lock:
