@@ -251,7 +251,7 @@ class Daemon:
                     start,
                     now + PLAN_AHEAD,
                     self.config.settings,
-                    image_cache(self.config) / "cards",
+                    image_cache(self.config),
                 )
             except ValueError as exc:
                 log.error("cannot plan campaign '%s': %s", active.id, exc)

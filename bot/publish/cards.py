@@ -65,3 +65,35 @@ def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:
     except OSError as exc:
         raise ValueError(f"cannot write the card to {cache}: {exc.strerror}") from None
     return Image(cache / f"{cache_key(card, look, logo_digest)}.png", card.alt)
+
+
+def fitted_image(image: Image, platform: str, cache: Path) -> Image:
+    """`image` as `platform` takes it: the campaign's file when it fits that platform's limits,
+    else the copy `kindling check` accepted (re-encoded to fit, or made upright and RGB), kept in
+    `cache` under the original's hash with its format's extension (the adapters send the MIME
+    type of the file name)."""
+    from bot.cards.images import (
+        PLATFORM_LIMITS,
+        Unusable,
+        digest,
+        inspect,
+        prepared,
+        write_atomically,
+    )
+
+    if platform not in PLATFORM_LIMITS:
+        return image
+    try:
+        data = image.path.read_bytes()
+        ready = prepared(data, platform, cache)
+        if ready is data:
+            return image
+        suffix = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
+        target = cache / f"{digest(data)}-{platform}{suffix[inspect(ready).format]}"
+        if not target.is_file():
+            write_atomically(target, ready)
+    except Unusable as unusable:
+        raise ValueError(f"the image {image.path.name} {unusable}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot prepare the image {image.path.name}: {exc.strerror}") from None
+    return Image(target, image.alt)

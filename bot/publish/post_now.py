@@ -56,7 +56,7 @@ def post_now(
                 slot = _slot_now(campaign, message, language, name, now)
                 outbox.sync(
                     campaign.id,
-                    [planned_post(active, slot, image_cache(config) / "cards")],
+                    [planned_post(active, slot, image_cache(config))],
                     now,
                     now + timedelta(seconds=1),
                     now,

@@ -15,7 +15,7 @@ from bot.checks.registry import ActiveCampaign
 from bot.config import Settings
 from bot.platforms.base import Image
 from bot.publish.budget import post_cost
-from bot.publish.cards import card_image, post_card
+from bot.publish.cards import card_image, fitted_image, post_card
 from bot.publish.outbox import PlannedPost
 from bot.publish.schedule import Slot, plan
 
@@ -36,16 +36,19 @@ def planned_posts(
     start: datetime,
     end: datetime,
     settings: Settings,
-    card_cache: Path | None = None,
+    image_cache: Path | None = None,
 ) -> list[PlannedPost]:
-    """The posts of [start, end). Quote cards are drawn into `card_cache`; None (simulate,
-    which writes nothing) plans the posts without them (`slot_card` names each)."""
+    """The posts of [start, end). Quote cards are drawn, and images too big for a platform
+    re-encoded, into `image_cache`; None (simulate, which writes nothing) plans the posts with
+    the campaign's images as they are and without cards (`slot_card` names each)."""
     campaign = active.loaded.campaign
     slots = plan(campaign, start, end, daily_caps(settings))
-    return [planned_post(active, slot, card_cache) for slot in slots]
+    return [planned_post(active, slot, image_cache) for slot in slots]
 
 
-def planned_post(active: ActiveCampaign, slot: Slot, card_cache: Path | None = None) -> PlannedPost:
+def planned_post(
+    active: ActiveCampaign, slot: Slot, image_cache: Path | None = None
+) -> PlannedPost:
     """What `slot` carries: its rendered text, thread, image and quote card. The daemon's plan
     and `kindling post` both make their posts here, so a manual post is the one the daemon
     sends."""
@@ -57,10 +60,13 @@ def planned_post(active: ActiveCampaign, slot: Slot, card_cache: Path | None = N
     images: tuple[Image, ...] = ()
     if message.image is not None:
         path = active.loaded.path.parent / message.image.path
-        images = (Image(path, message.image.alt.get(slot.language, "")),)
+        image = Image(path, message.image.alt.get(slot.language, ""))
+        images = (
+            image if image_cache is None else fitted_image(image, slot.platform, image_cache),
+        )
     card = slot_card(active, slot)
-    if card is not None and card_cache is not None:
-        images += (card_image(active.loaded, card, card_cache),)
+    if card is not None and image_cache is not None:
+        images += (card_image(active.loaded, card, image_cache / "cards"),)
     return PlannedPost(slot, text, tuple(thread), images)
 
 
