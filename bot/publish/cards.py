@@ -83,15 +83,20 @@ def fitted_image(image: Image, platform: str, cache: Path) -> Image:
 
     if platform not in PLATFORM_LIMITS:
         return image
+    suffixes = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
     try:
         data = image.path.read_bytes()
+        name = f"{digest(data)}-{platform}"
+        # Every planning pass asks again: a copy made before is found without decoding anything.
+        made = [cache / f"{name}{suffix}" for suffix in suffixes.values()]
+        target = next((path for path in made if path.is_file()), None)
+        if target is not None:
+            return Image(target, image.alt)
         ready = prepared(data, platform, cache)
         if ready is data:
             return image
-        suffix = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
-        target = cache / f"{digest(data)}-{platform}{suffix[inspect(ready).format]}"
-        if not target.is_file():
-            write_atomically(target, ready)
+        target = cache / f"{name}{suffixes[inspect(ready).format]}"
+        write_atomically(target, ready)
     except Unusable as unusable:
         raise ValueError(f"the image {image.path.name} {unusable}") from None
     except OSError as exc:
