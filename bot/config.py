@@ -440,6 +440,27 @@ class AlertsSettings(Section):
     )
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class ReportSettings(Section):
+    weekly_email: bool = Field(
+        default=False,
+        description="`kindling run` emails each campaign's report once a week (SMTP of "
+        "[alerts.email]).",
+    )
+    weekly_day: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = Field(default="monday", description="The day the weekly report is sent.")
+    weekly_hour: int = Field(
+        default=8, ge=0, le=23, description="The hour it is sent, in the campaign's time zone."
+    )
+    email_to: list[str] = Field(
+        default=[],
+        description="Who receives the report by email; empty: the alert emails' recipients.",
+    )
+
+
 class Settings(Section):
     paths: PathsSettings = Field(default=PathsSettings(), description="Where files live.")
     database: DatabaseSettings = Field(default=DatabaseSettings(), description="The database.")
@@ -473,6 +494,9 @@ class Settings(Section):
     )
     doctor: DoctorSettings = Field(
         default=DoctorSettings(), description="`kindling doctor`: what it accepts."
+    )
+    report: ReportSettings = Field(
+        default=ReportSettings(), description="The report by email, weekly and on demand."
     )
 
 
