@@ -268,3 +268,48 @@ def test_the_weekly_report_goes_once_a_week_across_restarts_and_is_retried(
     assert "not sent (attempt 2): the SMTP server refused: 451; trying again in 120 s" in logged
     assert "Traceback" not in logged
     assert logged.count("weekly report of 'demo' (2026-12-07 to 2026-12-13) sent by email") == 1
+
+
+def test_the_daemon_sends_the_weekly_report_at_its_hour_and_not_again_after_a_restart(
+    tmp_path: Path, mail: MailServer
+) -> None:
+    from bot.clock import AcceleratedClock
+    from bot.daemon.scheduler import Daemon
+    from tests.alerts.conftest import wait_for
+    from tests.fakes.scripted_platform import ScriptedPlatform
+
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "campaigns" / "demo.yaml").write_text(CAMPAIGN_YAML, encoding="utf-8")
+    config = _config(tmp_path, mail.port)
+
+    def daemon(start: datetime) -> Daemon:
+        running = Daemon(
+            config,
+            dry_run=False,
+            # A minute a second, from the start (the clock is held until the daemon has planned).
+            clock=AcceleratedClock(start, speed=60, held=True),
+            platforms={"x": ScriptedPlatform("x"), "bluesky": ScriptedPlatform("bluesky")},
+        )
+        running.weekly.every_seconds = 0.05
+        running.start()
+        return running
+
+    first = daemon(_london(7, 7, 58))  # two minutes before Monday 08:00: two seconds
+    try:
+        wait_for(lambda: first.weekly.passes >= 1, 30, "the weekly job's first look")
+        assert mail.handler.messages == []  # the week before the campaign; not yet this one
+        wait_for(lambda: mail.handler.messages, 60, "the weekly report")
+        assert first.clock.now() >= _london(7, 8)
+    finally:
+        first.stop()
+    [message] = mail.handler.messages
+    assert "(2026-11-30 – 2026-12-06)" in _subject(message)
+    assert message["To"] == "organiser@example.org"  # no [report] email_to: the alert recipients
+
+    again = daemon(_london(7, 9))  # restarted the same week
+    try:
+        wait_for(lambda: again.weekly.passes >= 3, 30, "the weekly job looked after the restart")
+    finally:
+        again.stop()
+    assert len(mail.handler.messages) == 1
