@@ -118,6 +118,7 @@ class Daemon:
         self.outbox.failures.alert_after = self.config.settings.alerts.failed_posts_in_a_row
         try:
             self._prepare()
+            self.heartbeat.tell_if_predecessor_crashed()
         except BaseException:
             self.alerts.close()
             self.leader.release()
