@@ -87,13 +87,20 @@ def _charts(report: Report, _: Labels) -> tuple[ChartImage | None, ChartImage | 
 def sections(report: Report, _: Labels) -> list[Section]:
     """What the email shows, in order: the strongest rows of the main tables and both charts."""
     engagement, clicks = _charts(report, _)
+    lines = sorted(strongest(report, 8).items())
     return [
         _table(
             _("Top messages"),
             [_("Message"), _("Platform"), _("Language"), _("Engagement"), _("Text")],
             [[m.id, m.platform, m.language, m.engagement, m.text] for m in report.top_messages],
         ),
-        Section(_("Engagement over time"), is_chart=True, chart=engagement),
+        Section(
+            _("Engagement over time"),
+            # The plain part's stand-in for the chart: where each line ends.
+            rows=[[f"{name}: {points[-1][1]} ({points[-1][0]})"] for name, points in lines],
+            is_chart=True,
+            chart=engagement,
+        ),
         _table(
             _("Responses per target"),
             [_("Target"), _("Constituency"), _("Party"), _("Status"), _("Responses")],
@@ -108,7 +115,12 @@ def sections(report: Report, _: Labels) -> list[Section]:
                 for r in sorted(report.responses_by_target, key=lambda r: -r.responses)
             ],
         ),
-        Section(_("Clicks per day"), is_chart=True, chart=clicks),
+        Section(
+            _("Clicks per day"),
+            rows=[[f"{p.day}: {p.value}"] for p in report.clicks_per_day],
+            is_chart=True,
+            chart=clicks,
+        ),
         _table(
             _("Clicks per target"),
             [_("Target"), _("Constituency"), _("Party"), _("Clicks")],
@@ -140,7 +152,7 @@ def plain_text(name: str, when: str, parts: list[Section], _: Labels) -> str:
     for section in parts:
         lines += [str(section.title), "=" * len(str(section.title))]
         if section.is_chart:
-            lines.append(f"[{section.title}]" if section.chart else str(_("No data")))
+            lines += [row[0] for row in section.rows] or [str(_("No data"))]
         elif not section.rows:
             lines.append(str(_("No data")))
         else:

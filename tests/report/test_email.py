@@ -132,6 +132,8 @@ def test_report_email_on_demand_welsh_first(
     assert "Y negeseuon a ledodd fwyaf / Top messages" in plain
     assert "Cliciau fesul targed / Clicks per target" in plain
     assert "Aelod A | Caerdydd | Plaid | 3" in plain  # a table row as text
+    assert "2026-12-02: 4\r\n2026-12-05: 2\r\n" in plain  # the clicks chart as text
+    assert "second x: 35 (2026-12-06)" in plain  # where each engagement line ends
     assert '<html lang="cy">' in html
     assert 'Cliciau fesul targed <span style="color:#666666;font-weight:normal" lang="en">' in html
     assert "<td>Caerdydd</td>" in html and "<script>" not in html  # escaped
