@@ -499,6 +499,15 @@ class Settings(Section):
         default=ReportSettings(), description="The report by email, weekly and on demand."
     )
 
+    @model_validator(mode="after")
+    def _report_mail(self) -> Settings:
+        if self.report.weekly_email and not self.alerts.email.host:
+            raise ValueError(
+                "[report] weekly_email needs an SMTP server: set host, from_address and to in "
+                "[alerts.email]"
+            )
+        return self
+
 
 def own_post_limits(settings: Settings) -> dict[str, int]:
     """Length limits of the bot's own posts that depend on its account's server: Mastodon's
@@ -659,9 +668,9 @@ def _settings_problems(exc: ValidationError, text: str, display: str) -> list[Pr
             problems.append(Problem(display, line, col, f"unknown setting '{dotted}'{hint}"))
         else:
             message = detail["msg"].removeprefix("Value error, ")
-            problems.append(
-                Problem(display, line, col, f"'{dotted}': {message[0].lower()}{message[1:]}")
-            )
+            if dotted:  # a setting's problem; one between sections names them itself
+                message = f"'{dotted}': {message[0].lower()}{message[1:]}"
+            problems.append(Problem(display, line, col, message))
     return problems
 
 
