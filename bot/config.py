@@ -440,6 +440,27 @@ class AlertsSettings(Section):
     )
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class ReportSettings(Section):
+    weekly_email: bool = Field(
+        default=False,
+        description="`kindling run` emails each campaign's report once a week (SMTP of "
+        "[alerts.email]).",
+    )
+    weekly_day: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = Field(default="monday", description="The day the weekly report is sent.")
+    weekly_hour: int = Field(
+        default=8, ge=0, le=23, description="The hour it is sent, in the campaign's time zone."
+    )
+    email_to: list[str] = Field(
+        default=[],
+        description="Who receives the report by email; empty: the alert emails' recipients.",
+    )
+
+
 class Settings(Section):
     paths: PathsSettings = Field(default=PathsSettings(), description="Where files live.")
     database: DatabaseSettings = Field(default=DatabaseSettings(), description="The database.")
@@ -474,6 +495,18 @@ class Settings(Section):
     doctor: DoctorSettings = Field(
         default=DoctorSettings(), description="`kindling doctor`: what it accepts."
     )
+    report: ReportSettings = Field(
+        default=ReportSettings(), description="The report by email, weekly and on demand."
+    )
+
+    @model_validator(mode="after")
+    def _report_mail(self) -> Settings:
+        if self.report.weekly_email and not self.alerts.email.host:
+            raise ValueError(
+                "[report] weekly_email needs an SMTP server: set host, from_address and to in "
+                "[alerts.email]"
+            )
+        return self
 
 
 def own_post_limits(settings: Settings) -> dict[str, int]:
@@ -635,9 +668,9 @@ def _settings_problems(exc: ValidationError, text: str, display: str) -> list[Pr
             problems.append(Problem(display, line, col, f"unknown setting '{dotted}'{hint}"))
         else:
             message = detail["msg"].removeprefix("Value error, ")
-            problems.append(
-                Problem(display, line, col, f"'{dotted}': {message[0].lower()}{message[1:]}")
-            )
+            if dotted:  # a setting's problem; one between sections names them itself
+                message = f"'{dotted}': {message[0].lower()}{message[1:]}"
+            problems.append(Problem(display, line, col, message))
     return problems
 
 

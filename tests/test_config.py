@@ -190,3 +190,11 @@ def test_alert_email_settings_are_checked_and_located(tmp_path):
     path.write_text('[alerts.email]\nhost = "smtp.example.org"\n', encoding="utf-8")
     with pytest.raises(ProblemsFound, match="needs from_address"):
         load_config(path)
+
+
+def test_a_weekly_report_email_without_an_smtp_server_is_refused(tmp_path):
+    problems = _problems(tmp_path, "[report]\nweekly_email = true\n")
+    assert problems == [
+        ":1:1: [report] weekly_email needs an SMTP server: set host, from_address and to in "
+        "[alerts.email]"
+    ]

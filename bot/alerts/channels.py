@@ -55,37 +55,42 @@ class EmailChannel:
         return message
 
     def send(self, alert: Alert) -> None:
-        import smtplib  # here, not at the top: an idle daemon without alerts stays small
+        send_email(self.settings, self._password, self.message(alert))
 
-        settings = self.settings
-        try:
-            with self._connect() as smtp:
-                if settings.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.username:
-                    smtp.login(settings.username, self._password or "")
-                smtp.send_message(self.message(alert))
-        except smtplib.SMTPResponseException as exc:
-            raise ChannelFailed(f"the SMTP server refused: {exc.smtp_code}") from None
-        except (smtplib.SMTPException, ssl.SSLError) as exc:
-            raise ChannelFailed(f"SMTP failed: {type(exc).__name__}") from None
-        except TimeoutError:
-            raise ChannelFailed("the SMTP server did not answer in time") from None
-        except OSError as exc:
-            raise ChannelFailed(f"cannot reach the SMTP server: {exc.strerror or exc}") from None
 
-    def _connect(self) -> smtplib.SMTP:
-        import smtplib
+def send_email(settings: AlertEmailSettings, password: str | None, message: EmailMessage) -> None:
+    """Deliver `message` through the SMTP server of `[alerts.email]` (alerts, the weekly report);
+    raises ChannelFailed with a message safe to log."""
+    import smtplib  # here, not at the top: an idle daemon without alerts stays small
 
-        settings = self.settings
-        if settings.security == "tls":
-            return smtplib.SMTP_SSL(
-                settings.host,
-                settings.port,
-                timeout=settings.timeout_seconds,
-                context=ssl.create_default_context(),
-            )
-        return smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+    try:
+        with _connect(settings) as smtp:
+            if settings.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, password or "")
+            smtp.send_message(message)
+    except smtplib.SMTPResponseException as exc:
+        raise ChannelFailed(f"the SMTP server refused: {exc.smtp_code}") from None
+    except (smtplib.SMTPException, ssl.SSLError) as exc:
+        raise ChannelFailed(f"SMTP failed: {type(exc).__name__}") from None
+    except TimeoutError:
+        raise ChannelFailed("the SMTP server did not answer in time") from None
+    except OSError as exc:
+        raise ChannelFailed(f"cannot reach the SMTP server: {exc.strerror or exc}") from None
+
+
+def _connect(settings: AlertEmailSettings) -> smtplib.SMTP:
+    import smtplib
+
+    if settings.security == "tls":
+        return smtplib.SMTP_SSL(
+            settings.host,
+            settings.port,
+            timeout=settings.timeout_seconds,
+            context=ssl.create_default_context(),
+        )
+    return smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
 
 
 class WebhookChannel:

@@ -14,6 +14,7 @@ from bot.config import Config
 if TYPE_CHECKING:
     from bot.campaign.model import Campaign
     from bot.report.model import Report
+    from bot.store.engine import Store
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -48,6 +49,13 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a self-contained HTML report (charts included) to this file.",
 )
+@click.option(
+    "--email",
+    "by_email",
+    is_flag=True,
+    help="Send the report by email (SMTP of [alerts.email], to [report] email_to or the alert "
+    "recipients): tables, charts as images, the HTML report attached.",
+)
 @pass_config
 def report(
     config: Config,
@@ -57,6 +65,7 @@ def report(
     as_json: bool,
     csv_dir: Path | None,
     html_file: Path | None,
+    by_email: bool,
 ) -> None:
     """What moved: top messages and quotes, clicks, and which targets answered.
 
@@ -69,10 +78,27 @@ def report(
     store = Store(config.database)
     try:
         store.require_migrated(create_new_sqlite=False)
+        if by_email:
+            _email(config, store, model, since, until)
+            if not (as_json or csv_dir or html_file):
+                return
         result = collect(store, model, since, until, series=html_file is not None)
     finally:
         store.dispose()
     _write(result, model, as_json, csv_dir, html_file)
+
+
+def _email(
+    config: Config, store: Store, model: Campaign, since: date | None, until: date | None
+) -> None:
+    from bot.alerts.channels import ChannelFailed
+    from bot.daemon.weekly import NoMailServer, email_report
+
+    try:
+        to = email_report(config, store, model, since, until)
+    except (NoMailServer, ChannelFailed) as exc:
+        raise click.ClickException(f"report not sent: {exc}") from None
+    click.echo(f"sent the report of '{model.id}' to {', '.join(to)}", err=True)
 
 
 def _campaign(config: Config, reference: str) -> Campaign:

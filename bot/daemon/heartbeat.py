@@ -15,11 +15,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot import __version__
+from bot import __version__, events
 from bot.daemon.systemd_notify import SystemdNotifier
 from bot.store.engine import Store
 from bot.store.errors import StoreError
@@ -76,6 +76,33 @@ class Heartbeat:
         """A clean stop: the row says so, and `status` says "stopped" rather than "gone"."""
         if self._row_id is not None:
             self._write(None, stopped=True)
+
+    def tell_if_predecessor_crashed(self) -> events.RestartedAfterCrash | None:
+        """About to lead: if the daemon that led before did not stop cleanly (its row has no
+        `stopped_at`: killed, crashed, or its machine went down), raise RestartedAfterCrash.
+        Called once the leader lock is held, so that daemon is gone. Never fails the start."""
+        try:
+            with self.store.read() as session:
+                query = select(DaemonHeartbeatRow).where(DaemonHeartbeatRow.role == "leader")
+                if self._row_id is not None:  # this process's own row, standing by until now
+                    query = query.where(DaemonHeartbeatRow.id != self._row_id)
+                previous = session.scalars(
+                    query.order_by(DaemonHeartbeatRow.last_tick_at.desc()).limit(1)
+                ).first()
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("cannot tell whether the previous daemon stopped cleanly: %s", exc)
+            return None
+        if previous is None or previous.stopped_at is not None:
+            return None
+        event = events.RestartedAfterCrash(previous.host, previous.pid, previous.last_tick_at)
+        log.warning(
+            "the previous daemon (pid %d on %s, last seen %s) did not stop cleanly",
+            previous.pid,
+            previous.host,
+            previous.last_tick_at.isoformat(timespec="seconds"),
+        )
+        events.publish(event)
+        return event
 
     def _ready(self, activity: str) -> None:
         if not self._told_ready:

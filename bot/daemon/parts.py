@@ -1,4 +1,5 @@
-"""The daemon's long-lived parts that only need building: amplification and engagement."""
+"""The daemon's long-lived parts that only need building: amplification, engagement, and the
+weekly report."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
 from bot.clock import Clock
 from bot.config import Config
+from bot.daemon.weekly import WeeklyReports
 from bot.engagement.poller import Cadence, EngagementPoller
 from bot.platforms.base import Platform
 from bot.publish.budget import Budget
@@ -48,4 +50,13 @@ def engagement_poller(
         listen_every=timedelta(minutes=engagement.listen_every_minutes),
         listen_pages=engagement.listen_pages_per_pass,
         listen_x_reads_per_day=engagement.listen_x_reads_per_day,
+    )
+
+
+def weekly_reports(
+    config: Config, store: Store, registry: CampaignRegistry, clock: Clock
+) -> WeeklyReports:
+    """The `weekly-report` job's worker (scheduled only with `[report] weekly_email`, live)."""
+    return WeeklyReports(
+        config, store, lambda: [active.loaded.campaign for active in registry.campaigns()], clock
     )

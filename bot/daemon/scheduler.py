@@ -29,7 +29,7 @@ from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
 from bot.daemon.heartbeat import HANG_HOOK, Heartbeat, hang_when
 from bot.daemon.leader import LeaderLock
-from bot.daemon.parts import amplify_runner, engagement_poller
+from bot.daemon.parts import amplify_runner, engagement_poller, weekly_reports
 from bot.daemon.rows import has_history, log_fields, record_platform_state
 from bot.daemon.start_summary import activity_line, summary_lines
 from bot.daemon.systemd_notify import SystemdNotifier
@@ -106,6 +106,7 @@ class Daemon:
         self.engagement = engagement_poller(
             config, self.store, self.budget, self.platforms, self.registry, self.clock
         )
+        self.weekly = weekly_reports(config, self.store, self.registry, self.clock)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class Daemon:
         self.outbox.failures.alert_after = self.config.settings.alerts.failed_posts_in_a_row
         try:
             self._prepare()
+            self.heartbeat.tell_if_predecessor_crashed()
         except BaseException:
             self.alerts.close()
             self.leader.release()
@@ -124,7 +126,7 @@ class Daemon:
         if isinstance(self.clock, AcceleratedClock):
             self.clock.begin()  # a held clock runs from the first plan, not from the command line
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 4)},
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms) + 5)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone="UTC",
         )
@@ -177,6 +179,8 @@ class Daemon:
             jobs.append(
                 Job("engagement", self.engagement.run_cycle, settings.engagement.cycle_seconds)
             )
+            if settings.report.weekly_email:  # a dry run must not take a week's report
+                jobs.append(Job("weekly-report", self.weekly.run, self.weekly.every_seconds))
         if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
             minutes = settings.amplify.discovery_every_minutes
             jobs.append(Job("amplify", self.amplify, minutes * 60, at_once=True))

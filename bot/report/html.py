@@ -158,7 +158,7 @@ def bar_chart(points: list[Point], title: str, width: int = 900) -> BarChart:
     return BarChart(title, width, height, left, top, plot_w, plot_h, peak, bars, ticks)
 
 
-def _strongest(report: Report, count: int) -> dict[str, list[tuple[str, int]]]:
+def strongest(report: Report, count: int) -> dict[str, list[tuple[str, int]]]:
     """The `count` message/platform lines that reach the highest engagement."""
     lines: dict[str, list[tuple[str, int]]] = {}
     for point in report.engagement_per_day:
@@ -168,7 +168,8 @@ def _strongest(report: Report, count: int) -> dict[str, list[tuple[str, int]]]:
 
 
 @cache
-def _template() -> Template:
+def template(name: str = "report.html") -> Template:
+    """A template of bot/report/templates (the report, the email's HTML part)."""
     environment = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
@@ -177,7 +178,7 @@ def _template() -> Template:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    return environment.get_template("report.html")
+    return environment.get_template(name)
 
 
 def render_html(report: Report, campaign: Campaign, *, chart_series: int = 8) -> str:
@@ -185,8 +186,8 @@ def render_html(report: Report, campaign: Campaign, *, chart_series: int = 8) ->
     highest engagement (collect with series=True for the charts)."""
     languages = report_languages(campaign)
     labels = Labels(languages)
-    lines = _strongest(report, chart_series)
-    return _template().render(
+    lines = strongest(report, chart_series)
+    return template().render(
         _=labels,
         language=languages[0],
         name=campaign.name.get(languages[0]) or next(iter(campaign.name.values())),

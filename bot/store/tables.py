@@ -333,3 +333,14 @@ class AlertSentRow(Base):
 
     cause: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. "auth:x"
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReportEmailSentRow(Base):
+    """Each campaign's weekly report email once sent (bot/daemon/weekly.py): a week's report goes
+    out once, also across restarts of the daemon."""
+
+    __tablename__ = "report_emails_sent"
+
+    campaign_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)  # the due day, YYYY-MM-DD
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
