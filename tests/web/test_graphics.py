@@ -162,3 +162,17 @@ def test_a_campaign_image_is_offered_as_the_organiser_made_it(project):
         assert answer.content == original
         assert "A clean river" in [i["alt"] for i in found["img"]]
         assert "Afon lân" in client.get("/demo?lang=cy").text
+
+
+def test_a_share_text_too_long_for_x_leaves_the_quote_to_the_graphic(project):
+    from bot.campaign.loader import load_campaign
+    from bot.compose.lengths import count
+    from bot.web.graphics import share_text
+
+    loaded, problems = load_campaign(project / "campaigns" / "demo.yaml")
+    assert loaded is not None and not problems
+    long_quote = "“" + "gair " * 80 + "”"
+    on_x = share_text([long_quote, "— Person Ffug"], loaded.campaign, "x")
+    assert on_x == "— Person Ffug #DŵrGlân https://example.org/letter?a=1&b=2"
+    on_threads = share_text([long_quote, "— Person Ffug"], loaded.campaign, "threads")
+    assert on_threads.startswith("“gair") and count("threads", on_threads).ok
