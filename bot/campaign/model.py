@@ -19,6 +19,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -226,6 +228,10 @@ class Schedule(Model):
         return self.at is not None
 
 
+CardSize = Literal["landscape", "portrait"]
+_BOOL = TypeAdapter(bool)
+
+
 class Message(Model):
     """A post the bot publishes on its own account."""
 
@@ -237,8 +243,9 @@ class Message(Model):
     link: NonEmpty | None = None
     hashtags: list[Hashtag] | None = None
     image: Image | None = None
-    # Attach the rotated quote's landscape card (in the post's language, with its alt text).
-    card: bool = False
+    # Attach the rotated quote's card (in the post's language, with its alt text): `true` or
+    # `landscape` the 1200x675 card, `portrait` the 1080x1350 one.
+    card: Literal[False, True, "landscape", "portrait"] = False
     platforms: list[PostPlatform] | None = None
     # Replies posted under the message, in order, making a thread (text per language each).
     thread: list[LangText] = []
@@ -247,15 +254,36 @@ class Message(Model):
     # Move each slot by a fixed pseudo-random amount within +/- this many minutes.
     jitter_minutes: int = Field(0, ge=0, le=720)
 
+    @field_validator("card", mode="before")
+    @classmethod
+    def _card_value(cls, card: object) -> object:
+        if card in ("landscape", "portrait"):
+            return card
+        try:
+            return _BOOL.validate_python(card)  # true/false as pydantic reads them
+        except ValidationError:
+            pass
+        raise ValueError(
+            f"'card' is true, false, landscape or portrait (the card's size), not "
+            f"'{excerpt(str(card))}'"
+        )
+
     @field_validator("card")
     @classmethod
-    def _card_needs_quotes(cls, card: bool, info: ValidationInfo) -> bool:
+    def _card_needs_quotes(cls, card: bool | str, info: ValidationInfo) -> bool | str:
         # quote_pool is declared before card, so it is in info.data unless it was itself invalid.
         if card and "quote_pool" in info.data and info.data["quote_pool"] is None:
             raise ValueError(
                 "'card: true' needs a 'quote_pool': a card shows the quote the post rotates"
             )
         return card
+
+    @property
+    def card_size(self) -> CardSize | None:
+        """The size of the card its posts carry (`card: true` is landscape), or None."""
+        if self.card is False:
+            return None
+        return "landscape" if self.card is True else self.card
 
     @model_validator(mode="after")
     def _text_or_template(self) -> Message:

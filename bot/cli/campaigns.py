@@ -153,15 +153,15 @@ def preview(
 
 
 def card_name(report: CampaignReport, rendering: Rendering) -> str | None:
-    """The quote card a post carries (`card: true`), named as `kindling cards --out` names it."""
-    from bot.cards.design import LANDSCAPE
-
+    """The quote card a post carries (`card:`), named as `kindling cards --out` names it."""
     assert report.loaded is not None
     messages = report.loaded.campaign.messages
     message = next((m for m in messages if m.id == rendering.id), None)
-    if rendering.kind != "post" or message is None or not message.card or not rendering.quote:
+    if rendering.kind != "post" or message is None or not rendering.quote:
         return None
-    return f"{rendering.quote}.{rendering.language}.{LANDSCAPE.name}.png"
+    if message.card_size is None:
+        return None
+    return f"{rendering.quote}.{rendering.language}.{message.card_size}.png"
 
 
 def _with_card(report: CampaignReport, rendering: Rendering) -> dict[str, object]:

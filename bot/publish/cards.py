@@ -1,5 +1,5 @@
-"""The quote card a post carries (`card: true` on a message with a quote pool): the rotated
-quote's landscape card in the post's language, with its alt text.
+"""The quote card a post carries (`card: true`, `landscape` or `portrait` on a message with a
+quote pool): the rotated quote's card of that size in the post's language, with its alt text.
 
 The card is drawn into the card cache under a hash of its inputs, so planning the same slot again
 (after a restart, or a crash between upload and post) finds the same file with the same bytes;
@@ -29,17 +29,19 @@ def post_card(
     message has no card (or the slot no quote, or the quote no text in that language: gaps
     `kindling check` reports)."""
     campaign = loaded.campaign
-    if not message.card or message.quote_pool is None or quote_id is None:
+    size_name = message.card_size
+    if size_name is None or message.quote_pool is None or quote_id is None:
         return None
     pool = campaign.quote_pool(message.quote_pool)
     quote = next((q for q in pool.quotes if q.id == quote_id), None)
     if quote is None or language not in quote.text:
         return None
     from bot.cards.build import Card, alt_text, card_text
-    from bot.cards.design import LANDSCAPE
+    from bot.cards.design import SIZES
 
+    size = next(size for size in SIZES if size.name == size_name)
     text = card_text(campaign, quote, language)
-    return Card(pool.id, quote, language, LANDSCAPE, text, alt_text(text))
+    return Card(pool.id, quote, language, size, text, alt_text(text))
 
 
 def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:

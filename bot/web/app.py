@@ -5,7 +5,9 @@ campaign reloads and shutdown.
     uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)
 
 Routes: `/` the campaigns, `/{campaign}` an action page (`?lang=cy|en`, `constituency`,
-`region`, `q`, `postcode`), `/go/{token}` the click-recording redirect, `/healthz` ok or not
+`region`, `q`, `postcode`), `/graphics/{hash}.{ext}` a card or campaign image of the page's
+"share a graphic" section (bot/web/graphics.py: made at load, cached a year, unknown names 404),
+`/go/{token}` the click-recording redirect, `/healthz` ok or not
 (bot/web/health.py), `/static/` the stylesheet and the Mastodon picker script. No route sets a
 cookie; over HTTPS (or from a trusted proxy saying so) every answer carries
 Strict-Transport-Security.
@@ -28,7 +30,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.campaign.loader import LoadedCampaign
 from bot.checks.registry import CampaignRegistry
+from bot.checks.run import image_cache
 from bot.compose.links import AskLink, ask_links
 from bot.compose.templates import Templates
 from bot.config import Config, WebSettings
@@ -36,6 +40,7 @@ from bot.problems import ProblemsFound
 from bot.store.engine import Store
 from bot.web.finder import Finder, PostcodeTable, load_postcode_table
 from bot.web.go import BENCH_PREFIX, PREFIX, ClientHasher, GoEndpoint, RateLimiter, page_headers
+from bot.web.graphics import CampaignGraphics, GraphicFiles, build_graphics
 from bot.web.health import Health
 from bot.web.linkset import CampaignLinks, GoLink, sync_links
 from bot.web.pages import UI_LANGUAGES, CampaignView, Pages, load_translations
@@ -43,7 +48,15 @@ from bot.web.server import TESTED_UVICORN, GoShortcut, HttpLimits
 from bot.web.writer import ClickWriter
 
 log = logging.getLogger("kindling.web")
-RESERVED_PATHS = {"go", "go-unrecorded", "healthz", "static", "favicon.ico", "robots.txt"}
+RESERVED_PATHS = {
+    "go",
+    "go-unrecorded",
+    "graphics",
+    "healthz",
+    "static",
+    "favicon.ico",
+    "robots.txt",
+}
 STATIC_DIR = Path(__file__).with_name("static")
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
 
@@ -74,6 +87,7 @@ class WebState:
         self.translations = {language: load_translations(language) for language in UI_LANGUAGES}
         self.campaigns: dict[str, CampaignView] = {}
         self.links: dict[str, GoLink] = {}
+        self.graphics = GraphicFiles(lambda: [v.graphics for v in self.campaigns.values()])
         self._views = itertools.count()
         self._reloader: asyncio.Task | None = None
         templates = options.templates or self.config.templates_dir / "web"
@@ -160,9 +174,18 @@ class WebState:
                 campaign,
                 CampaignLinks(active.loaded, campaign_links),
                 Finder(campaign, self.postcodes),
+                self._graphics(active.loaded),
             )
             links.extend(campaign_links)
         return views, links
+
+    def _graphics(self, loaded: LoadedCampaign) -> CampaignGraphics:
+        """The campaign's graphics, made now (or found made) in the image cache: never per
+        request. The same campaign as before keeps the graphics it had."""
+        previous = self.campaigns.get(loaded.campaign.id)
+        if previous is not None and previous.campaign is loaded.campaign:
+            return previous.graphics
+        return build_graphics(loaded, image_cache(self.config))
 
     async def _reload_loop(self) -> None:
         while True:
@@ -293,6 +316,7 @@ def create_app(
             Route("/", pages.index),
             Route("/healthz", web.health.endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            Route("/graphics/{name}", web.graphics.endpoint, methods=["GET", "HEAD"]),
             Route("/{campaign}", pages.campaign),
         ],
         exception_handlers={404: pages.not_found},

@@ -20,7 +20,7 @@ files; the tests fail for any interface string without a Welsh translation."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from gettext import GNUTranslations
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,7 @@ from bot.campaign.model import Campaign
 from bot.translations import catalog_path as catalog_path
 from bot.translations import load_translations as load_translations
 from bot.web.finder import Finder
+from bot.web.graphics import CampaignGraphics
 from bot.web.linkset import CampaignLinks, GoLink
 
 UI_LANGUAGES = ("cy", "en")
@@ -68,6 +69,7 @@ class CampaignView:
     campaign: Campaign
     links: CampaignLinks
     finder: Finder
+    graphics: CampaignGraphics = field(default_factory=CampaignGraphics)
 
 
 class PageSource(Protocol):
@@ -231,6 +233,7 @@ class Pages:
             blocks=blocks,
             everyone=view.finder.everyone,
             quotes=_quotes(campaign, current, primary),
+            graphics=view.graphics.by_language.get(ask_language, []),
             supporters=[
                 {"name": localise(s.name, current, primary), "url": s.url}
                 for s in campaign.supporters

@@ -306,3 +306,41 @@ def test_a_card_that_cannot_be_written_stops_the_post_instead_of_dropping_the_ca
     assert "kindling post: cannot write the card to " in done.stdout + done.stderr
     database = project / "data" / "kindling.sqlite3"
     assert not database.exists() or outbox_rows(project) == []
+
+
+@pytest.mark.xfake
+def test_card_portrait_posts_the_portrait_card_and_preview_names_it(
+    tmp_path: Path, x_fake: str
+) -> None:
+    portrait = CAMPAIGN.replace("    card: true\n", "    card: portrait\n")
+    project = make_project(
+        tmp_path, f'[x]\napi_base_url = "{x_fake}"\ntimeout_seconds = 5.0\n', campaign=portrait
+    )
+    previewed = kindling(project, "preview", "demo", "--json", "--kind", "post")
+    assert previewed.returncode == 0, previewed.stderr
+    rows = json.loads(previewed.stdout)
+    cards = {
+        r["quote"]: r.get("card") for r in rows if r["id"] == "voices" and r["language"] == "en"
+    }
+    assert set(cards.values()) == {"feet.en.portrait.png", "voice.en.portrait.png"}
+    done = kindling(project, "post", "demo", "voices", "--platform", "x", "--language", "en")
+    assert done.returncode == 0, done.stdout + done.stderr
+    state = httpx.get(f"{x_fake}/_fake/state", timeout=10).json()
+    [media] = state["media"]
+    assert media["alt_text"] == ALT["en"]
+    [images] = [i for m, lang, p, s, i in outbox_rows(project) if (m, s) == ("voices", "sent")]
+    path = Path(images[0]["path"])
+    with Image.open(path) as card:
+        assert (card.format, card.size) == ("PNG", (1080, 1350))
+    assert media["size"] == path.stat().st_size
+    assert path.read_bytes() == reviewed_card(project, "feet.en.portrait.png")
+
+
+def test_card_names_only_a_known_size(tmp_path: Path) -> None:
+    project = make_project(tmp_path, campaign=CAMPAIGN.replace("card: true", "card: square"))
+    done = kindling(project, "check")
+    assert done.returncode == 1
+    assert (
+        "campaigns/demo.yaml:14:11: 'card' is true, false, landscape or portrait (the card's "
+        "size), not 'square'"
+    ) in done.stdout, done.stdout

@@ -242,3 +242,85 @@ def test_keyboard_order_starts_with_skip_link_then_language_then_content(browser
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")  # the skip link moves focus to the main content
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_share_a_graphic_images_load_downloads_are_pngs_and_alt_text_copies(browser_page, server):
+    page, _ = browser_page
+    base, _ = server
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    for language, heading, copy_label in (
+        ("en", "Share a graphic", "Copy the description"),
+        ("cy", "Rhannwch graffeg", "Copïwch y disgrifiad"),
+    ):
+        page.goto(f"{base}/demo?lang={language}")
+        section = page.locator("#graphics")
+        assert section.get_by_role("heading", name=heading).is_visible()
+        image = section.locator("img").first
+        image.scroll_into_view_if_needed()  # loading="lazy"
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        )
+        assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1200, 675]
+        alt = image.get_attribute("alt") or ""
+        assert alt.startswith("“Dyfyniad" if language == "cy" else "“A quote")
+        assert section.locator(".alt-text").first.inner_text() == alt
+        downloads = section.locator("a[download]")
+        assert downloads.count() == 2
+        for index, size in enumerate(((1200, 675), (1080, 1350))):
+            link = downloads.nth(index)
+            answer = page.request.get(base + (link.get_attribute("href") or ""))
+            assert answer.status == 200 and answer.headers["content-type"] == "image/png"
+            assert "immutable" in answer.headers["cache-control"]
+            assert answer.body()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert (
+                int.from_bytes(answer.body()[16:20]),
+                int.from_bytes(answer.body()[20:24]),
+            ) == size
+            with page.expect_download() as download:
+                link.click()
+            assert (
+                download.value.suggested_filename
+                == f"demo-q1.{language}.{'landscape' if index == 0 else 'portrait'}.png"
+            )
+        button = section.get_by_role("button", name=copy_label)
+        assert button.is_visible()  # the script shows it
+        button.click()
+        page.wait_for_function("() => !document.querySelector('[data-copied]').hidden")
+        assert page.evaluate("navigator.clipboard.readText()") == alt
+        share = section.locator("a.platform-bluesky").first.get_attribute("href") or ""
+        assert share.startswith("https://bsky.app/intent/compose?text=")
+    page.screenshot(path=str(ARTIFACTS / "share-a-graphic-cy.png"), full_page=True)
+
+
+def test_share_a_graphic_without_scripts_shows_the_alt_text_and_hides_the_copy_button(server):
+    from playwright.sync_api import sync_playwright
+
+    base, _ = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(java_script_enabled=False)
+        blocked: list[str] = []
+
+        def handle(route) -> None:  # type: ignore[no-untyped-def]
+            if route.request.url.startswith(base + "/"):
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", handle)
+        page = context.new_page()
+        try:
+            page.goto(f"{base}/demo?lang=en")
+            section = page.locator("#graphics")
+            assert section.locator(".alt-text").first.is_visible()
+            assert (
+                "A quote <img src=x onerror=alert(1)>"
+                in section.locator(".alt-text").first.inner_text()
+            )
+            assert section.locator("button[data-copy]").first.is_hidden()
+            assert section.locator("a[download]").count() == 2
+        finally:
+            context.close()
+            browser.close()
+    assert blocked == []

@@ -148,21 +148,28 @@ def test_hostile_campaign_data_and_query_strings_are_inert(client):
     english = client.get("/demo?lang=en").text
     for html in (page, english):
         assert "<script>alert" not in html and "<img src=x" not in html
-        assert [tag for tag, _ in tags(html) if tag == "script"] == []  # no mastodon target shown
+        scripts = [attrs["src"] for tag, attrs in tags(html) if tag == "script"]
+        assert scripts == ["/static/copy.js"]  # the graphics' copy buttons; no mastodon target
         assert not any(name.startswith("on") for _, attrs in tags(html) for name in attrs)
     assert "&lt;script&gt;alert(&#39;en&#39;)&lt;/script&gt;" in english
     assert "&lt;b&gt;Dros&lt;/b&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the search box shows it, as text
 
 
-def test_the_only_script_is_the_mastodon_picker_file(client):
+def test_the_only_scripts_are_the_mastodon_picker_and_copy_button_files(client):
     page = client.get("/demo?constituency=Caerdydd+Penarth").text
     scripts = [attrs for tag, attrs in tags(page) if tag == "script"]
-    assert scripts == [{"src": "/static/mastodon.js", "defer": None}]
+    assert scripts == [
+        {"src": "/static/copy.js", "defer": None},
+        {"src": "/static/mastodon.js", "defer": None},
+    ]
     assert re.search(r"<script[^>]*>[^<]+</script>", page) is None  # nothing inline
     script = client.get("/static/mastodon.js")
     assert script.status_code == 200 and "localStorage" in script.text
     assert "fetch(" not in script.text and "XMLHttpRequest" not in script.text
+    copy = client.get("/static/copy.js")
+    assert copy.status_code == 200 and "clipboard.writeText" in copy.text
+    assert "fetch(" not in copy.text and "XMLHttpRequest" not in copy.text
 
 
 def test_security_headers_and_no_cookies_anywhere(app, client):
