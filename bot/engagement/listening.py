@@ -105,12 +105,18 @@ def read_cursor(store: Store, name: str) -> dict[str, Any]:
 
 
 def _later(platform: str, a: str | None, b: str | None) -> str | None:
-    """The newer of two watermarks (X: post ids, compared as numbers; else fixed-width text)."""
+    """The newer of two watermarks. X post ids and Mastodon status ids are numeric strings whose
+    digit count grows, so two all-digit watermarks are compared as numbers ("100" is newer than
+    "99"); anything else (Bluesky's fixed-width times, an instance's non-numeric ids) as text."""
     if a is None or b is None:
         return a or b
-    if platform == "x" and a.isdigit() and b.isdigit():
+    if _numeric(a) and _numeric(b):
         return a if int(a) >= int(b) else b
     return max(a, b)
+
+
+def _numeric(watermark: str) -> bool:
+    return watermark.isascii() and watermark.isdigit()
 
 
 def _read_down_to(platform: str, newest: str | None, launch: datetime) -> str | None:
