@@ -189,7 +189,7 @@ class Listener:
         is_x = platform.name == "x"
         # X's first read of a handle is its latest page: every older post read would be billed
         first_x_read = is_x and not state
-        for _ in range(self.pages_per_pass):
+        for _ in range(pages_to_read(platform.name, bool(state), self.pages_per_pass)):
             if is_x and not self._affordable(now, report):
                 return
             found: FoundPage = platform.author_posts(
@@ -212,7 +212,7 @@ class Listener:
         """Whether a page of X posts fits today's read allowance and this month's X budget;
         else say why the pass stops."""
         read = x_reads_today(self.store, now)
-        if read + X_PAGE > self.x_reads_per_day:
+        if not x_page_fits(read, self.x_reads_per_day):
             report.stopped = (
                 f"x listening reads for today reached: {read} of {self.x_reads_per_day} "
                 f"([engagement] listen_x_reads_per_day; a page holds up to {X_PAGE})"
@@ -281,6 +281,18 @@ def _least_recently_read(store: Store, platform: str, handles: Iterable[str]) ->
         read_at = {names[name]: at for name, at in session.execute(query)}
     never = datetime.min.replace(tzinfo=UTC)
     return sorted(names.values(), key=lambda handle: (read_at.get(handle, never), handle))
+
+
+def pages_to_read(platform: str, read_before: bool, pages_per_pass: int) -> int:
+    """The most pages one pass reads of one feed: X's first read of a handle is its latest page
+    only (every older post would be billed); otherwise `pages_per_pass`."""
+    return 1 if platform == "x" and not read_before else pages_per_pass
+
+
+def x_page_fits(read_today: int, reads_per_day: int) -> bool:
+    """Whether listening may ask X for one more page today: X bills each post a page returns,
+    and a page may return `X_PAGE`, so a page is asked for only if a full one fits."""
+    return read_today + X_PAGE <= reads_per_day
 
 
 def x_reads_today(store: Store, now: datetime) -> int:
