@@ -59,7 +59,8 @@ def first_answers(store: Store, campaign_id: str) -> dict[str, str]:
     found: dict[str, str] = {}
     with store.read() as session:
         for target, url in session.execute(query):
-            found.setdefault(target, url)
+            if target is not None:
+                found.setdefault(target, url)
     return found
 
 
