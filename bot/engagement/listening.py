@@ -32,8 +32,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.campaign.model import Campaign
-from bot.engagement.events import NewResponse, stored_events, tell
 from bot.engagement.recognise import Context, Marks, Recognised, first_recognised
+from bot.engagement.telling import stored_events, tell
+from bot.events import NewResponse
 from bot.platforms.base import Amplifier, FoundPage, FoundPost, Platform, Rejected
 from bot.platforms.bluesky_support import LATE_INDEXING, parse_time
 from bot.publish.budget import Budget, Cost, Spend

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from bot import events
 from bot.campaign.model import Campaign
 from bot.config import EngagementSettings, Settings, XPrices
-from bot.engagement import events
 from bot.engagement.forecast import describe, listening_forecast
 from bot.engagement.listening import Listener, cursor_name, x_reads_today
 from bot.platforms.base import Account, FoundPage, Rejected
@@ -278,14 +278,14 @@ def test_a_backlog_is_read_over_passes_and_nothing_twice_after_restarts(
         feed.add("ms-b", f"Statement {n} #CoproductionWales", moment, moment)
     feed.add("ms-b", "About the weather", NOW, NOW)
     told: list[events.NewResponse] = []
-    events.subscribe(told.append)
+    subscription = events.subscribe(told.append, events.NewResponse)
     try:
         with caplog.at_level(logging.WARNING, logger="kindling.responses"):
             counts = [len(listen(store, feed, NOW, pages=1).new) for _ in range(3)]
             assert counts == [1, 2, 2]  # newest first, a page a pass, the cursor resumed
             assert len(listen(store, feed, NOW, pages=1).new) == 0  # all read: nothing twice
     finally:
-        events.unsubscribe(told.append)
+        subscription.cancel()
     rows = responses_list(store)
     assert sorted(r.text for r in rows) == [f"Statement {n} #CoproductionWales" for n in range(5)]
     assert sorted(e.response_id for e in told) == sorted(r.id for r in rows)
