@@ -1,14 +1,19 @@
 """What listening on X costs, for `kindling simulate`, worked out with the daemon's own rules.
 
 X bills each post a read returns (`[x.prices] read`; the fake X server counts the same way), not
-each call, and the targets' new posts are unknown in advance. So the forecast is exact for the
-case that can be known: targets who post more than listening may read. It replays the daemon's
-listening over the period, pass by pass (a pass every `listen_every_minutes`, rounded up to the
-engagement cycle the daemon runs it on), handle by handle, page by page, with the functions the
-daemon calls (`pages_to_read`, `x_page_fits`), each page full (`X_PAGE` posts). Fewer new posts
-cost less, never more: listening never reads past the day's allowance. The allowance is shared
-by every campaign that listens on X, and the month's X budget (`[x] monthly_budget_usd`) can stop
-listening earlier; neither is known per campaign, so neither lowers this forecast.
+each call, and the targets' new posts are unknown in advance. So the forecast gives two figures:
+
+- `x_full_*`: exact when the targets post more than listening may read (every page full). It
+  replays the daemon's listening over the period, pass by pass (a pass every
+  `listen_every_minutes`, rounded up to the engagement cycle the daemon runs it on), handle by
+  handle, page by page, with the functions the daemon calls (`pages_to_read`, `x_page_fits`).
+- `x_most_*`: what listening can never pass, whatever they post. A page is asked for only while a
+  full one fits the day's allowance, so part-full pages can leave room for one more call and a
+  day's reads can reach the allowance itself (75, where full pages stop at 70).
+
+The allowance is shared by every campaign that listens on X, and the month's X budget
+(`[x] monthly_budget_usd`) can stop listening earlier; neither is known per campaign, so
+neither lowers this forecast.
 """
 
 from __future__ import annotations
@@ -32,14 +37,18 @@ def listening_forecast(
     handles = {target.handles.x.lower() for target in campaign.targets if target.handles.x}
     if not (listen.enabled and listen.x and handles):
         return None
-    calls = most_x_calls(len(handles), settings, days, start)
-    reads = calls * X_PAGE
+    full_calls, most_reads = x_reads(len(handles), settings, days, start)
+    price = settings.x.prices.read
     return {
         "x_targets": len(handles),
         "x_passes_per_day": math.ceil(timedelta(days=1) / pass_interval(settings)),
-        "x_most_calls": calls,
-        "x_most_reads": reads,
-        "x_most_usd": round(reads * settings.x.prices.read, 4),
+        # targets who post more than listening may read: every page full, exactly this
+        "x_full_calls": full_calls,
+        "x_full_reads": full_calls * X_PAGE,
+        "x_full_usd": round(full_calls * X_PAGE * price, 4),
+        # never more than this, whatever they post (part-full pages leave room for more calls)
+        "x_most_reads": most_reads,
+        "x_most_usd": round(most_reads * price, 4),
     }
 
 
@@ -62,15 +71,32 @@ def utc_days(days: int, start: datetime | None) -> list[timedelta]:
     return spans
 
 
-def most_x_calls(handles: int, settings: Settings, days: int, start: datetime | None) -> int:
-    """The X calls listening makes over the period when every page it asks for is full."""
-    interval, read_before = pass_interval(settings), [False] * handles
-    calls, due = 0, timedelta(0)  # due: the next pass, from the start of the day's span
+def x_reads(handles: int, settings: Settings, days: int, start: datetime | None) -> tuple[int, int]:
+    """(the X calls listening makes over the period when every page it asks for is full, the
+    most posts it can read whatever the pages hold). A day's reads never pass the allowance
+    (a page is asked for only while a full one fits) nor `X_PAGE` posts a page the day's passes
+    could ask for, counted as if every handle had been read in the period's first pass (a
+    handle read later has fewer pages, never more)."""
+    engagement, interval = settings.engagement, pass_interval(settings)
+    full_read_before, most_read_before = [False] * handles, [False] * handles
+    calls = most = 0
+    due = timedelta(0)  # the next pass, from the start of the day's span
+    allowance = (
+        engagement.listen_x_reads_per_day
+        if x_page_fits(0, engagement.listen_x_reads_per_day)
+        else 0
+    )
     for span in utc_days(days, start):
         passes = max(0, math.ceil((span - due) / interval))
         due += passes * interval - span
-        calls += _calls_in_a_day(read_before, passes, settings.engagement)
-    return calls
+        calls += _calls_in_a_day(full_read_before, passes, engagement)
+        pages = 0
+        for _ in range(passes):
+            for handle, before in enumerate(most_read_before):
+                pages += pages_to_read("x", before, engagement.listen_pages_per_pass)
+                most_read_before[handle] = True
+        most += min(allowance, pages * X_PAGE)
+    return calls, most
 
 
 def _calls_in_a_day(read_before: list[bool], passes: int, engagement: EngagementSettings) -> int:
@@ -89,9 +115,9 @@ def _calls_in_a_day(read_before: list[bool], passes: int, engagement: Engagement
 
 def describe(forecast: dict[str, Any], days: int) -> str:
     return (
-        f"Listening on X to {forecast['x_targets']} target(s): at most "
-        f"{forecast['x_most_reads']} X reads in {forecast['x_most_calls']} calls in {days} days, "
-        f"up to ${forecast['x_most_usd']:.2f} (X bills each post read: this is what targets who "
-        "post more than listening may read cost; [engagement] listen_x_reads_per_day, shared by "
-        "every campaign)"
+        f"Listening on X to {forecast['x_targets']} target(s) in {days} days: "
+        f"{forecast['x_full_reads']} X reads in {forecast['x_full_calls']} calls, "
+        f"${forecast['x_full_usd']:.2f}, if they post more than listening may read; at most "
+        f"{forecast['x_most_reads']} reads, ${forecast['x_most_usd']:.2f}, whatever they post "
+        "(X bills each post read; [engagement] listen_x_reads_per_day, shared by every campaign)"
     )

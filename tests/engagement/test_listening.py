@@ -166,8 +166,8 @@ def test_x_listening_costs_what_simulate_forecasts_and_stops_at_the_daily_allowa
     settings = Settings(engagement=EngagementSettings(listen_x_reads_per_day=20))
     forecast = listening_forecast(opted_in, settings, days=1)
     assert forecast is not None
-    assert (forecast["x_targets"], forecast["x_most_calls"], forecast["x_most_reads"]) == (3, 2, 20)
-    assert forecast["x_most_usd"] == round(20 * PRICE, 4)
+    assert (forecast["x_targets"], forecast["x_full_calls"], forecast["x_full_reads"]) == (3, 2, 20)
+    assert forecast["x_most_reads"] == 20 and forecast["x_most_usd"] == round(20 * PRICE, 4)
     listener = Listener(store, Budget(store, 25.0), PRICE, x_reads_per_day=20)
 
     report = listener.listen(x_platform, [opted_in], NOW)
@@ -175,7 +175,7 @@ def test_x_listening_costs_what_simulate_forecasts_and_stops_at_the_daily_allowa
     assert report.stopped and "listen_x_reads_per_day" in report.stopped
     assert x_fake.state.posts_read() == 20 and x_reads_today(store, NOW) == 20
     assert x_spend(store) == pytest.approx(forecast["x_most_usd"])
-    assert "at most 20 X reads in 2 calls in 1 days, up to $0.10" in describe(forecast, 1)
+    assert "20 X reads in 2 calls, $0.10, if they post more" in describe(forecast, 1)
     assert listening_forecast(campaign(TARGETS_X), settings, days=1) is None  # not opted in
 
     # Tomorrow ms_c, not reached today, is read first (ms_a and ms_b have nothing new).

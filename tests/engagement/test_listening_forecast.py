@@ -58,46 +58,71 @@ def daemon_poller(store: Store, platform: XPlatform, clock: FixedClock) -> Engag
 
 @pytest.mark.xfake
 @pytest.mark.parametrize(
-    ("start_hour", "days", "calls"),
+    ("start_hour", "days", "posts", "reads"),
     [
-        (0, 2, 14),  # 7 full pages a day (70 posts), for two days
-        (18, 1, 10),  # 6 hours of one UTC day (one pass: 3 first reads) and 18 of the next
+        (0, 2, 20, 140),  # more than listening may read: 7 full pages a day, exactly forecast
+        (18, 1, 20, 100),  # 6 hours of one UTC day (one pass: 3 first reads), 18 of the next
+        # Fewer: part-full pages leave room for one more call, so a day's reads can pass the
+        # full-page figure (70), never the allowance (75): 8 + 8 + 8 a pass, and 72 > 70.
+        (0, 1, 8, 72),
     ],
 )
-def test_x_listening_costs_exactly_what_simulate_forecast(
+def test_x_listening_costs_what_simulate_forecast(
     store: Store,
     x_fake: XFakeServer,
     x_platform: XPlatform,
     start_hour: int,
     days: int,
-    calls: int,
+    posts: int,
+    reads: int,
 ) -> None:
     start = datetime.now(UTC).replace(hour=start_hour, minute=0, second=0, microsecond=0)
     forecast = listening_forecast(
         campaign(TARGETS_X, listen={"x": True}), SETTINGS, days, start=start
     )
-    assert forecast is not None and forecast["x_most_calls"] == calls
+    assert forecast is not None
     clock = FixedClock(start)
     poller = daemon_poller(store, x_platform, clock)
+    every = timedelta(minutes=SETTINGS.engagement.listen_every_minutes)
     step, end, written = timedelta(seconds=SETTINGS.engagement.cycle_seconds), start, 0
     end = start + timedelta(days=days)
     while clock.at < end:  # the daemon's engagement job, every cycle_seconds
-        if (clock.at - start) % timedelta(minutes=SETTINGS.engagement.listen_every_minutes) == (
-            timedelta(0)
-        ):
+        if (clock.at - start) % every == timedelta(0):  # each target posts before each pass
             for who in ("ms_a", "ms_b", "ms_c"):
-                for _ in range(20):
+                for _ in range(posts):
                     written += 1
                     x_fake.state.add_post(f"{who} on the weather, part {written}", author=who)
         poller.run_cycle()
         clock.at += step
 
-    listening = [c for c in x_fake.state.calls(SEARCH) if c.param("query").startswith("from:")]
-    assert len(listening) == forecast["x_most_calls"]
-    assert x_fake.state.reads[SEARCH] == forecast["x_most_reads"] == calls * 10
+    # What the server answered to listening: what X bills (each post read).
+    calls = [c for c in x_fake.state.calls(SEARCH) if c.param("query").startswith("from:")]
+    served = x_fake.state.reads.get(SEARCH, 0)
     with store.read() as session:
         spent = sum(r.usd for r in session.scalars(select(SpendRow).where(SpendRow.kind == "read")))
-    assert spent == pytest.approx(forecast["x_most_usd"]) == calls * 10 * XPrices().read
-    assert f"at most {calls * 10} X reads in {calls} calls in {days} days" in describe(
-        forecast, days
+    assert served == reads and spent == pytest.approx(served * XPrices().read)
+    assert served <= forecast["x_most_reads"] and spent <= forecast["x_most_usd"] + 1e-9
+    if posts >= 10 * SETTINGS.engagement.listen_pages_per_pass:  # every page full: exact
+        assert (len(calls), served) == (forecast["x_full_calls"], forecast["x_full_reads"])
+        assert spent == pytest.approx(forecast["x_full_usd"])
+    else:
+        assert served > forecast["x_full_reads"]
+    text = describe(forecast, days)
+    assert f"{forecast['x_full_reads']} X reads in {forecast['x_full_calls']} calls" in text
+
+
+def test_the_forecast_figures() -> None:
+    """The settings above: 4 passes a day, 2 pages a pass, 75 reads a day (7 full pages)."""
+    listening = campaign(TARGETS_X, listen={"x": True})
+    midnight = datetime(2026, 12, 5, tzinfo=UTC)
+    two_days = listening_forecast(listening, SETTINGS, 2, start=midnight)
+    assert two_days is not None
+    assert (two_days["x_full_calls"], two_days["x_full_reads"], two_days["x_most_reads"]) == (
+        14,
+        140,
+        150,
     )
+    evening = listening_forecast(listening, SETTINGS, 1, start=midnight.replace(hour=18))
+    assert evening is not None  # one pass of first reads (3 pages), then a whole allowance
+    assert (evening["x_full_calls"], evening["x_most_reads"]) == (10, 30 + 75)
+    assert two_days["x_passes_per_day"] == 4
