@@ -76,6 +76,21 @@ class TargetAnswered:
     url: str
 
 
+@dataclass(frozen=True)
+class NewResponse:
+    """A response to a campaign stored for the first time (its `ResponseRow` id), by a target
+    or anyone else (bot/engagement/telling.py); a target's also raises `TargetAnswered`."""
+
+    response_id: int
+    platform: str
+    campaign_id: str | None
+    target_id: str | None
+    kind: str
+    url: str
+    author_handle: str
+    created_at: datetime | None
+
+
 Event = (
     PlatformPausedForAuth
     | BudgetThreshold
@@ -83,6 +98,7 @@ Event = (
     | RestartedAfterCrash
     | ReconcileStuck
     | TargetAnswered
+    | NewResponse
 )
 Subscriber = Callable[[Event], object]
 
@@ -90,8 +106,12 @@ Subscriber = Callable[[Event], object]
 class Subscription:
     """A subscriber's registration; `cancel()` stops its deliveries (idempotent)."""
 
-    def __init__(self, subscriber: Subscriber) -> None:
+    def __init__(self, subscriber: Subscriber, kinds: tuple[type, ...] = ()) -> None:
         self.subscriber = subscriber
+        self.kinds = kinds
+
+    def wants(self, event: Event) -> bool:
+        return not self.kinds or isinstance(event, self.kinds)
 
     def cancel(self) -> None:
         with _lock:
@@ -103,9 +123,10 @@ _lock = threading.Lock()
 _subscriptions: list[Subscription] = []
 
 
-def subscribe(subscriber: Subscriber) -> Subscription:
-    """Call `subscriber(event)` for every event published from now on, until cancelled."""
-    subscription = Subscription(subscriber)
+def subscribe(subscriber: Subscriber, *kinds: type) -> Subscription:
+    """Call `subscriber(event)` for every event published from now on, until cancelled; with
+    `kinds`, only for events of those types."""
+    subscription = Subscription(subscriber, kinds)
     with _lock:
         _subscriptions.append(subscription)
     return subscription
@@ -116,6 +137,8 @@ def publish(event: Event) -> None:
     with _lock:
         current = list(_subscriptions)
     for subscription in current:
+        if not subscription.wants(event):
+            continue
         try:
             subscription.subscriber(event)
         except Exception:

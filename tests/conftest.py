@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +13,47 @@ import pytest
 
 from bot.checks.run import CampaignReport, check_one
 from bot.compose.templates import Templates
+from tests.fakes import rejections
 
 # The real local Bluesky network (session-scoped `bluesky_network` fixture) and a private
 # PostgreSQL cluster (`postgres_url`, and `database_url` for both backends) for any test module.
 pytest_plugins = ["tests.peers.postgres", "tests.peers.bluesky_network"]
+
+REJECTIONS = pytest.StashKey[Path]()  # the run's directory of refused requests, if this run owns it
+REJECTED = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every stand-in records each request its API description refuses in one directory for
+    the run (tests/fakes/rejections.py); a nested run makes its own."""
+    if os.environ.get(rejections.ENV):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="kindling-rejections-"))
+    os.environ[rejections.ENV] = str(folder)
+    config.stash[REJECTIONS] = folder
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a stand-in refused a request that no test expected (issue 16)."""
+    folder = session.config.stash.get(REJECTIONS, None)
+    if folder is None:
+        return
+    found = rejections.unexpected(folder)
+    if found:
+        session.config.stash[REJECTED] = rejections.summary(found, folder)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+    os.environ.pop(rejections.ENV, None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = terminalreporter.config.stash.get(REJECTED, [])
+    if lines:
+        terminalreporter.section("requests refused by an API description", sep="=", red=True)
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 MINIMAL_CAMPAIGN = """\
 id: demo

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from bot import events
 from bot.alerts.channels import Channel, ChannelFailed, channels_for
-from bot.alerts.messages import Alert, alert_for
+from bot.alerts.messages import ALERTED, Alert, alert_for
 from bot.alerts.sent import SentLog
 from bot.clock import Clock, SystemClock
 from bot.config import AlertsSettings, Config
@@ -166,7 +166,7 @@ class Alerts:
         for outlet in self.outlets:
             outlet.start()
         self._router.start()
-        self._subscription = events.subscribe(self.notice)
+        self._subscription = events.subscribe(self.notice, *ALERTED)
         return self
 
     def notice(self, event: events.Event) -> None:

@@ -137,3 +137,8 @@ def _(event: TargetAnswered) -> Alert:
 def _short(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= REASON_CHARS else flat[: REASON_CHARS - 1] + "…"
+
+
+# The events that have an alert: what the alerts subscribe to (bot.events carries others too,
+# e.g. NewResponse, which the engagement layer publishes for any subscriber that wants it).
+ALERTED: tuple[type, ...] = tuple(kind for kind in _alert.registry if kind is not object)

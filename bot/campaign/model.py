@@ -475,6 +475,8 @@ class Listen(Model):
 
     enabled: bool = True
     x: bool = False
+    # The action page marks a target who answered, linking their first response (not dismissed).
+    show_answered: bool = False
 
 
 class Campaign(Model):

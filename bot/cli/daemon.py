@@ -166,7 +166,7 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     entries = simulate_timeline(active, begin, begin + timedelta(days=days), config.settings)
     total = sum(e.cost_usd for e in entries if e.status == "post")
     forecast = amplification_forecast(model, config.settings, days)
-    listening = listening_forecast(model, config.settings, days)
+    listening = listening_forecast(model, config.settings, days, start=begin)
     if as_json:
         timeline = _timeline_json(model, begin, days, total, forecast, entries)
         _name_cards(active, timeline["posts"], entries)

@@ -32,8 +32,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.campaign.model import Campaign
-from bot.engagement.events import NewResponse, stored_events, tell
 from bot.engagement.recognise import Context, Marks, Recognised, first_recognised
+from bot.engagement.telling import stored_events, tell
+from bot.events import NewResponse
 from bot.platforms.base import Amplifier, FoundPage, FoundPost, Platform, Rejected
 from bot.platforms.bluesky_support import LATE_INDEXING, parse_time
 from bot.publish.budget import Budget, Cost, Spend
@@ -105,12 +106,18 @@ def read_cursor(store: Store, name: str) -> dict[str, Any]:
 
 
 def _later(platform: str, a: str | None, b: str | None) -> str | None:
-    """The newer of two watermarks (X: post ids, compared as numbers; else fixed-width text)."""
+    """The newer of two watermarks. X post ids and Mastodon status ids are numeric strings whose
+    digit count grows, so two all-digit watermarks are compared as numbers ("100" is newer than
+    "99"); anything else (Bluesky's fixed-width times, an instance's non-numeric ids) as text."""
     if a is None or b is None:
         return a or b
-    if platform == "x" and a.isdigit() and b.isdigit():
+    if _numeric(a) and _numeric(b):
         return a if int(a) >= int(b) else b
     return max(a, b)
+
+
+def _numeric(watermark: str) -> bool:
+    return watermark.isascii() and watermark.isdigit()
 
 
 def _read_down_to(platform: str, newest: str | None, launch: datetime) -> str | None:
@@ -183,7 +190,7 @@ class Listener:
         is_x = platform.name == "x"
         # X's first read of a handle is its latest page: every older post read would be billed
         first_x_read = is_x and not state
-        for _ in range(self.pages_per_pass):
+        for _ in range(pages_to_read(platform.name, bool(state), self.pages_per_pass)):
             if is_x and not self._affordable(now, report):
                 return
             found: FoundPage = platform.author_posts(
@@ -206,7 +213,7 @@ class Listener:
         """Whether a page of X posts fits today's read allowance and this month's X budget;
         else say why the pass stops."""
         read = x_reads_today(self.store, now)
-        if read + X_PAGE > self.x_reads_per_day:
+        if not x_page_fits(read, self.x_reads_per_day):
             report.stopped = (
                 f"x listening reads for today reached: {read} of {self.x_reads_per_day} "
                 f"([engagement] listen_x_reads_per_day; a page holds up to {X_PAGE})"
@@ -275,6 +282,18 @@ def _least_recently_read(store: Store, platform: str, handles: Iterable[str]) ->
         read_at = {names[name]: at for name, at in session.execute(query)}
     never = datetime.min.replace(tzinfo=UTC)
     return sorted(names.values(), key=lambda handle: (read_at.get(handle, never), handle))
+
+
+def pages_to_read(platform: str, read_before: bool, pages_per_pass: int) -> int:
+    """The most pages one pass reads of one feed: X's first read of a handle is its latest page
+    only (every older post would be billed); otherwise `pages_per_pass`."""
+    return 1 if platform == "x" and not read_before else pages_per_pass
+
+
+def x_page_fits(read_today: int, reads_per_day: int) -> bool:
+    """Whether listening may ask X for one more page today: X bills each post a page returns,
+    and a page may return `X_PAGE`, so a page is asked for only if a full one fits."""
+    return read_today + X_PAGE <= reads_per_day
 
 
 def x_reads_today(store: Store, now: datetime) -> int:

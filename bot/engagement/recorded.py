@@ -45,6 +45,25 @@ def recorded(store: Store, campaign_id: str, *, dismissed: bool = False) -> list
         return [_recorded(row, ours) for row, ours in session.execute(query)]
 
 
+def first_answers(store: Store, campaign_id: str) -> dict[str, str]:
+    """Target id -> the link of the target's first response to the campaign (not dismissed)."""
+    query = (
+        select(ResponseRow.target_id, ResponseRow.url)
+        .where(
+            ResponseRow.campaign_id == campaign_id,
+            ResponseRow.dismissed.is_(False),
+            ResponseRow.target_id.is_not(None),
+        )
+        .order_by(func.coalesce(ResponseRow.created_at, ResponseRow.seen_at), ResponseRow.id)
+    )
+    found: dict[str, str] = {}
+    with store.read() as session:
+        for target, url in session.execute(query):
+            if target is not None:
+                found.setdefault(target, url)
+    return found
+
+
 def _recorded(row: ResponseRow, our_post_url: str | None) -> Recorded:
     return Recorded(
         row.id,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import insert, select
 
 from bot.campaign.model import Campaign
-from bot.engagement.events import stored_events, tell
+from bot.engagement.telling import stored_events, tell
 from bot.platforms.base import Mention, Platform
 from bot.publish.budget import Budget, Cost, Spend
 from bot.store.engine import Store

@@ -4,8 +4,8 @@
   key and their position); Mastodon answers a repeat within an hour with the status first made,
   so sending a row again after a lost answer cannot make a second status. Reconciliation reads
   the account's own statuses since the slot and matches their text, never posting blindly.
-- Images: uploaded with their alt text as the description, waited for until processed (the
-  upload answers 202; GET /api/v1/media/:id 206 until done), then attached.
+- Images: uploaded with their alt text as the description, waited for until processed, then
+  attached; a retry of the post reuses its uploads (mastodon_media.py).
 - Limits: `ratelimit_method="throw"` (Mastodon.py would otherwise sleep inside the call); the
   X-RateLimit-* headers are remembered per endpoint (mastodon_support.MastodonSession) and a
   used-up window raises `RateLimited` without a call. Every failure is mapped in `_calling`.
@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import logging
-import mimetypes
-import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +30,6 @@ from bot.platforms.base import (
     Account,
     Ambiguous,
     AuthFailed,
-    Image,
     MentionPage,
     Metrics,
     OwnPost,
@@ -44,6 +41,7 @@ from bot.platforms.base import (
     Transient,
 )
 from bot.platforms.mastodon_amplify import MastodonAmplifying
+from bot.platforms.mastodon_media import Held, MastodonMedia
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -53,12 +51,11 @@ PLATFORM = "mastodon"
 TOKEN_VARIABLE = "KINDLING_MASTODON_ACCESS_TOKEN"
 RECONCILE_MARGIN = timedelta(hours=1)  # clock skew allowance before the slot
 RECONCILE_LIMIT = 200  # own statuses read at most when reconciling
-MEDIA_WAIT_SECONDS = 60.0  # how long an upload may take to be processed
 MENTION_PAGES = 5  # pages of 40 notifications followed after a cursor
 NOTIFICATION_TYPES = ["mention", "quote"]
 
 
-class MastodonPlatform(MastodonAmplifying):
+class MastodonPlatform(MastodonAmplifying, MastodonMedia):
     name = PLATFORM
     metrics_batch = 20  # GET /api/v1/statuses takes at most 20 ids
 
@@ -90,6 +87,7 @@ class MastodonPlatform(MastodonAmplifying):
         self._versioned = False
         self._account_ids: dict[str, str] = {}
         self._quotes: bool | None = None
+        self._uploads: dict[tuple[str, int], Held] = {}  # reused by a retry (mastodon_media.py)
 
     @classmethod
     def from_config(cls, config: Config, clock: Clock | None = None) -> MastodonPlatform:
@@ -165,8 +163,9 @@ class MastodonPlatform(MastodonAmplifying):
             return self._quote(post)
         if post.action != "post":
             raise Rejected(PLATFORM, f"{post.key}: unknown action {post.action!r}")
-        media_ids = [self._upload(image) for image in post.images]
+        media_ids = self._attachments(post)
         root = self._create(post.text, post.key, post.language, media_ids=media_ids)
+        self._attached(post.key)
         replies: list[Any] = []
         for number, text in enumerate(post.thread, start=1):
             parent = replies[-1] if replies else root
@@ -297,35 +296,6 @@ class MastodonPlatform(MastodonAmplifying):
                 idempotency_key=key,
                 quoted_status_id=quote_of,
             )
-
-    def _upload(self, image: Image) -> str:
-        """Upload with the alt text, then wait until processed. No status exists yet, so a
-        failure here is never ambiguous."""
-        try:
-            data = image.path.read_bytes()
-        except OSError as exc:
-            raise Rejected(PLATFORM, f"cannot read image {image.path}: {exc.strerror}") from exc
-        mime = mimetypes.guess_type(image.path.name)[0] or "application/octet-stream"
-        if not self._versioned:  # Mastodon.py picks /api/v2/media by the instance's version
-            with self._calling("read instance version", "GET /api/v1/instance"):
-                self._client.retrieve_mastodon_version(fail_hard=True)
-            self._versioned = True
-        with self._calling("upload image", "POST /api/v2/media"):
-            media = self._client.media_post(
-                data,
-                mime_type=mime,
-                description=unicodedata.normalize("NFC", image.alt) or None,
-                file_name=image.path.name,
-            )
-        deadline, pause = time.monotonic() + MEDIA_WAIT_SECONDS, 0.05
-        while media.get("url") is None:
-            if time.monotonic() > deadline:
-                raise Transient(PLATFORM, f"image {image.path.name} was not processed in time")
-            time.sleep(pause)  # the instance processes the upload in the background
-            pause = min(pause * 2, 2.0)
-            with self._calling("wait for image", "GET /api/v1/media/{id}"):
-                media = self._client.media(media["id"])
-        return str(media["id"])
 
     def _status_or_none(self, status_id: str) -> Any:
         try:

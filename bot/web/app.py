@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, MutableMapping
+import time
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.campaign.loader import LoadedCampaign
+from bot.campaign.model import Campaign
 from bot.checks.registry import CampaignRegistry
 from bot.checks.run import image_cache
 from bot.compose.links import AskLink, ask_links
 from bot.compose.templates import Templates
 from bot.config import Config, WebSettings
+from bot.engagement.recorded import first_answers
 from bot.problems import ProblemsFound
 from bot.store.engine import Store
 from bot.web.finder import Finder, PostcodeTable, load_postcode_table
@@ -72,6 +75,9 @@ class WebOptions:
     benchmark_routes: bool = False  # adds /go-unrecorded/{token}: the redirect without a click
 
 
+ANSWERED_SECONDS = 60.0  # how long the action page's "answered" marks are reused
+
+
 class WebState:
     """Everything the running server holds; replaced parts are swapped whole, never mutated."""
 
@@ -89,6 +95,7 @@ class WebState:
         self.links: dict[str, GoLink] = {}
         self.graphics = GraphicFiles(lambda: [v.graphics for v in self.campaigns.values()])
         self._views = itertools.count()
+        self._answered: dict[str, tuple[float, dict[str, str]]] = {}  # campaign -> (read at, marks)
         self._reloader: asyncio.Task | None = None
         templates = options.templates or self.config.templates_dir / "web"
         self.pages = Pages(self, templates if templates.is_dir() else DEFAULT_TEMPLATES)
@@ -103,6 +110,18 @@ class WebState:
 
     def next_view(self) -> int:
         return next(self._views)
+
+    async def answered(self, campaign: Campaign) -> Mapping[str, str]:
+        """Target id -> the link of its first response, where the organiser turned
+        `listen.show_answered` on (else none); read from the database at most once a minute."""
+        if not campaign.listen.show_answered:
+            return {}
+        now = time.monotonic()
+        cached = self._answered.get(campaign.id)
+        if cached is None or now - cached[0] >= ANSWERED_SECONDS:
+            found = await asyncio.to_thread(first_answers, self.store, campaign.id)
+            cached = self._answered[campaign.id] = (now, found)
+        return cached[1]
 
     async def start(self) -> None:
         # As the daemon does: a new SQLite file gets the migrations, an outdated database is

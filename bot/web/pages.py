@@ -19,7 +19,7 @@ files; the tests fail for any interface string without a Welsh translation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from gettext import GNUTranslations
 from pathlib import Path
@@ -81,6 +81,8 @@ class PageSource(Protocol):
     def campaigns(self) -> dict[str, CampaignView]: ...
 
     def next_view(self) -> int: ...
+
+    async def answered(self, campaign: Campaign) -> Mapping[str, str]: ...
 
 
 def N_(message: str) -> str:  # the gettext convention: marked here, translated when shown
@@ -231,6 +233,7 @@ class Pages:
             search=search,
             postcodes=view.finder.postcodes is not None,
             blocks=blocks,
+            answered=await self.web.answered(campaign),
             everyone=view.finder.everyone,
             quotes=_quotes(campaign, current, primary),
             graphics=view.graphics.by_language.get(ask_language, []),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import events
+from bot.alerts.messages import ALERTED, alert_for
 from bot.engagement.responses import TargetRef, poll_responses
 from bot.platforms.base import Mention, MentionPage
 from bot.store.engine import Store
@@ -50,8 +51,37 @@ def test_a_targets_answer_is_an_event_once(store: Store) -> None:
         assert poll_responses(store, platform, targets, NOW) == 0  # already stored: no event
     finally:
         subscription.cancel()
-    assert heard == [
-        events.TargetAnswered(
-            "senedd", "jane-jones", "bluesky", "https://bsky.app/profile/Jane.Senedd.test/post/1"
-        )
+    url = "https://bsky.app/profile/Jane.Senedd.test/post/1"
+    assert [e for e in heard if isinstance(e, events.TargetAnswered)] == [
+        events.TargetAnswered("senedd", "jane-jones", "bluesky", url)
     ]
+    # The same registry carries the stored response itself (bot/engagement/telling.py).
+    [told] = [e for e in heard if isinstance(e, events.NewResponse)]
+    assert (told.target_id, told.kind, told.url, told.response_id) == (
+        "jane-jones",
+        "reply",
+        url,
+        1,
+    )
+
+
+def test_a_subscriber_hears_only_the_kinds_it_asked_for() -> None:
+    responses: list[events.Event] = []
+    answers: list[events.Event] = []
+    subscriptions = [
+        events.subscribe(responses.append, events.NewResponse),
+        events.subscribe(answers.append, events.TargetAnswered, events.PostsFailing),
+    ]
+    response = events.NewResponse(7, "x", "c", None, "statement", "https://x.test/1", "a", NOW)
+    answered = events.TargetAnswered("c", "t", "x", "https://x.test/2")
+    try:
+        for event in (response, answered, events.PostsFailing("x", 3, "boom")):
+            events.publish(event)
+    finally:
+        for subscription in subscriptions:
+            subscription.cancel()
+    assert responses == [response]
+    assert answers == [answered, events.PostsFailing("x", 3, "boom")]
+    # The alerts subscribe to the kinds they have a message for, so never see NewResponse.
+    assert events.TargetAnswered in ALERTED and events.NewResponse not in ALERTED
+    assert all(alert_for(event) for event in (answered, events.PostsFailing("x", 3, "boom")))

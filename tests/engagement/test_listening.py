@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from bot import events
 from bot.campaign.model import Campaign
 from bot.config import EngagementSettings, Settings, XPrices
-from bot.engagement import events
 from bot.engagement.forecast import describe, listening_forecast
 from bot.engagement.listening import Listener, cursor_name, x_reads_today
 from bot.platforms.base import Account, FoundPage, Rejected
@@ -165,7 +165,9 @@ def test_x_listening_costs_what_simulate_forecasts_and_stops_at_the_daily_allowa
     opted_in = campaign(TARGETS_X, listen={"x": True})
     settings = Settings(engagement=EngagementSettings(listen_x_reads_per_day=20))
     forecast = listening_forecast(opted_in, settings, days=1)
-    assert forecast == {"x_targets": 3, "x_most_reads": 20, "x_most_usd": round(20 * PRICE, 4)}
+    assert forecast is not None
+    assert (forecast["x_targets"], forecast["x_full_calls"], forecast["x_full_reads"]) == (3, 2, 20)
+    assert forecast["x_most_reads"] == 20 and forecast["x_most_usd"] == round(20 * PRICE, 4)
     listener = Listener(store, Budget(store, 25.0), PRICE, x_reads_per_day=20)
 
     report = listener.listen(x_platform, [opted_in], NOW)
@@ -173,7 +175,7 @@ def test_x_listening_costs_what_simulate_forecasts_and_stops_at_the_daily_allowa
     assert report.stopped and "listen_x_reads_per_day" in report.stopped
     assert x_fake.state.posts_read() == 20 and x_reads_today(store, NOW) == 20
     assert x_spend(store) == pytest.approx(forecast["x_most_usd"])
-    assert "at most 20 X reads in 1 days, up to $0.10" in describe(forecast, 1)
+    assert "20 X reads in 2 calls, $0.10, if they post more" in describe(forecast, 1)
     assert listening_forecast(campaign(TARGETS_X), settings, days=1) is None  # not opted in
 
     # Tomorrow ms_c, not reached today, is read first (ms_a and ms_b have nothing new).
@@ -276,14 +278,14 @@ def test_a_backlog_is_read_over_passes_and_nothing_twice_after_restarts(
         feed.add("ms-b", f"Statement {n} #CoproductionWales", moment, moment)
     feed.add("ms-b", "About the weather", NOW, NOW)
     told: list[events.NewResponse] = []
-    events.subscribe(told.append)
+    subscription = events.subscribe(told.append, events.NewResponse)
     try:
         with caplog.at_level(logging.WARNING, logger="kindling.responses"):
             counts = [len(listen(store, feed, NOW, pages=1).new) for _ in range(3)]
             assert counts == [1, 2, 2]  # newest first, a page a pass, the cursor resumed
             assert len(listen(store, feed, NOW, pages=1).new) == 0  # all read: nothing twice
     finally:
-        events.unsubscribe(told.append)
+        subscription.cancel()
     rows = responses_list(store)
     assert sorted(r.text for r in rows) == [f"Statement {n} #CoproductionWales" for n in range(5)]
     assert sorted(e.response_id for e in told) == sorted(r.id for r in rows)

@@ -18,8 +18,8 @@ from sqlalchemy import func, insert, select
 
 from bot.campaign.model import Campaign
 from bot.config import XPrices
-from bot.engagement.events import NewResponse, subscribe, unsubscribe
 from bot.engagement.poller import Cadence, EngagementPoller, due_posts, poll_metrics
+from bot.events import NewResponse, subscribe
 from bot.platforms.base import Metrics, Platform
 from bot.platforms.x import XPlatform
 from bot.publish.budget import Budget
@@ -339,11 +339,11 @@ def test_a_targets_reply_on_x_is_recorded_against_the_target(
     engagement = poller(store, {"x": x_platform}, clock, campaigns=[campaign([jones])])
 
     told: list[NewResponse] = []
-    subscribe(told.append)
+    subscription = subscribe(told.append, NewResponse)
     try:
         assert engagement.run_cycle().responses == {"x": 2}
     finally:
-        unsubscribe(told.append)
+        subscription.cancel()
     # The target's answer is told (the alerting's event), the supporter's mention is not.
     assert [(e.target_id, e.url.rsplit("/", 1)[-1]) for e in told] == [("jones", answer)]
     with store.read() as session:

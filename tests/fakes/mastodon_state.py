@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.rejections import Rejections
+
 IDEMPOTENCY_TTL = timedelta(hours=1)  # how long Mastodon keeps an Idempotency-Key
 # (calls, seconds) per rate-limit bucket: Mastodon's defaults. Every authenticated call counts
 # in "*"; media uploads and status creations also count in a bucket of their own.
@@ -137,7 +139,7 @@ class MastodonFakeState:
             self.notifications: dict[str, FakeNotification] = {}
             self.idempotency: dict[str, tuple[str, datetime]] = {}  # key -> (status id, when)
             self.requests: list[Received] = []
-            self.violations: list[str] = []
+            self.violations = Rejections("mastodon")  # each also recorded for the run
             self.response_violations: list[str] = []
             self.faults: list[Fault] = []
             self.limits = dict(RATE_LIMITS)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.rejections import Rejections
 from tests.fakes.x_entities import Link, entities, hashtags, links_in
 
 WINDOW = 900  # seconds: X's 15-minute rate-limit window
@@ -157,7 +158,7 @@ class XFakeState:
             self.media: dict[str, FakeMedia] = {}
             self.users = {self.account.user_id: self.account.username}
             self.requests: list[Received] = []
-            self.violations: list[str] = []
+            self.violations = Rejections("x")  # each also recorded for the run
             self.response_violations: list[str] = []
             self.faults: list[Fault] = []
             self.limits = dict(RATE_LIMITS)

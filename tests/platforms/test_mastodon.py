@@ -220,3 +220,30 @@ def test_mentions_replies_and_quotes_with_a_cursor(fake: MastodonFakeServer) -> 
     later = platform.mentions(first.cursor)
     assert [(m.kind, m.in_reply_to) for m in later.mentions] == [("quote", post)]
     assert platform.mentions(later.cursor).mentions == []
+
+
+def test_a_retried_post_reuses_its_uploaded_image(fake: MastodonFakeServer, tmp_path: Path) -> None:
+    """Issue 16: the create fails (its answer lost), the retry attaches the image uploaded the
+    first time instead of uploading it again; an upload the instance forgot is made again."""
+    state = fake.state
+    image = Image(png(tmp_path / "poster.png"), "A poster: save Aberdyfi library")
+    platform = adapter(fake)
+    state.fail_next("error", route="POST /api/v1/statuses", status=503)
+    with pytest.raises(Ambiguous):
+        platform.publish(request(key="k-retry", images=(image,)))
+    [uploaded] = state.media
+    published = platform.publish(request(key="k-retry", images=(image,)))
+    (status,) = state.own_statuses()
+    assert published.remote_id == status.id and status.media_ids == [uploaded]
+    assert len(state.calls("POST /api/v2/media")) == 1
+    assert state.media[uploaded].description == "A poster: save Aberdyfi library"
+
+    # A retry whose upload the instance no longer has (removed, never attached) uploads again.
+    state.fail_next("error", route="POST /api/v1/statuses", status=503)
+    with pytest.raises(Ambiguous):
+        platform.publish(request(key="k-other", text="Another", images=(image,)))
+    forgotten = next(m for m in state.media if m != uploaded)
+    del state.media[forgotten]
+    platform.publish(request(key="k-other", text="Another", images=(image,)))
+    assert len(state.calls("POST /api/v2/media")) == 3
+    assert sorted(len(s.media_ids) for s in state.own_statuses()) == [1, 1]
