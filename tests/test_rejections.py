@@ -3,7 +3,8 @@ unless a test consumed it (tests/fakes/rejections.py, the hooks in tests/conftes
 
 The proof runs pytest itself, in a process of its own, on the probe below: the probe sends one
 request the Mastodon API description refuses and passes either way, so only the run-wide check
-can fail the nested run. Without the variable the probe is skipped.
+can fail the nested run. The probe's file does not match pytest's `test_*.py`, so only the
+nested run, which names it, collects it.
 """
 
 from __future__ import annotations
@@ -13,27 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fakes import rejections
-from tests.fakes.mastodon_server import MastodonFakeServer
+from tests.rejection_probe import PROBE
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = "KINDLING_REJECTION_PROBE"  # "unexpected", "consumed", or "subprocess"
-
-
-@pytest.mark.skipif(not os.environ.get(PROBE), reason="run by the tests below, nested")
-def test_probe_sends_a_refused_request() -> None:
-    with MastodonFakeServer() as server:
-        answer = httpx.post(
-            f"{server.url}/api/v1/statuses",
-            json={"status": "Hello", "visibility": "everyone"},  # not a visibility
-            headers={"Authorization": f"Bearer {server.state.token}"},
-        )
-        assert answer.status_code == 422 and len(server.state.violations) == 1
-        if os.environ[PROBE] == "consumed":
-            server.state.violations.clear()
 
 
 def nested(probe: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +32,7 @@ def nested(probe: str) -> subprocess.CompletedProcess[str]:
             "-q",
             "-p",
             "no:cacheprovider",
-            f"{Path(__file__).relative_to(ROOT)}::test_probe_sends_a_refused_request",
+            "tests/rejection_probe.py",
         ],
         cwd=ROOT,
         env=env,
@@ -62,7 +48,7 @@ def test_an_unexpected_refusal_fails_the_run_even_when_every_test_passes() -> No
     assert run.returncode == pytest.ExitCode.TESTS_FAILED, run.stdout
     assert "1 request(s) refused by a stand-in's API description" in run.stdout
     assert "[mastodon] POST /api/v1/statuses" in run.stdout and "visibility" in run.stdout
-    assert "during tests/test_rejections.py::test_probe_sends_a_refused_request" in run.stdout
+    assert "during tests/rejection_probe.py::test_probe_sends_a_refused_request" in run.stdout
 
 
 def test_a_refusal_the_test_consumed_does_not_fail_the_run() -> None:
