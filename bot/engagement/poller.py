@@ -3,7 +3,8 @@
 Only the daemon and this poller talk to adapters. One cycle (`EngagementPoller.run_cycle`):
 
 1. **Metrics**: the live outbox rows that were sent and whose next snapshot is due under the
-   decaying `Cadence` (by the post's age) are polled in calls of `platform.metrics_batch` ids
+   decaying `Cadence` (by the post's age; with an `AdaptiveCadence`, less often once a post's
+   counts stop moving, and not at all once still long enough: cadence.py) are polled in calls of `platform.metrics_batch` ids
    (X 100, Bluesky 25): exactly ceil(n / batch) calls for n due posts. Each call's answers are
    written at once, one `MetricSnapshotRow` per post (a time series, never overwritten), with
    the X read charge in the same transaction, so a stop part-way loses nothing: what was written
@@ -27,6 +28,7 @@ from datetime import datetime, timedelta
 from bot.campaign.model import Campaign
 from bot.clock import Clock
 from bot.config import XPrices
+from bot.engagement.cadence import AdaptiveCadence
 from bot.engagement.listening import Listener, ListenReport
 from bot.engagement.metrics import (
     AUTH_RETRY,
@@ -42,6 +44,7 @@ from bot.publish.budget import Budget
 from bot.store.engine import Store
 
 __all__ = [
+    "AdaptiveCadence",
     "Cadence",
     "CycleReport",
     "DuePost",
@@ -85,6 +88,7 @@ class EngagementPoller:
         clock: Clock,
         *,
         cadence: Cadence | None = None,
+        adaptive: AdaptiveCadence | None = None,
         responses_every: timedelta = timedelta(minutes=5),
         listen_every: timedelta | None = None,
         listen_pages: int = 3,
@@ -98,6 +102,7 @@ class EngagementPoller:
         self.campaigns_provider = campaigns_provider
         self.clock = clock
         self.cadence = cadence or Cadence()
+        self.adaptive = adaptive  # None: the fixed cadence
         self.every = {"mentions": responses_every, "listen": listen_every}
         self.listener = Listener(
             store,
@@ -181,7 +186,7 @@ class EngagementPoller:
             log.warning("%s: listening stopped: %s", name, listened.stopped)
 
     def due(self, platform: str, now: datetime) -> list[DuePost]:
-        return due_posts(self.store, now, self.cadence, platform)
+        return due_posts(self.store, now, self.cadence, platform, self.adaptive)
 
     def _waiting(self, name: str, kind: str, now: datetime, report: CycleReport) -> bool:
         until = self.paused_until.get((name, kind))
