@@ -181,8 +181,14 @@ class EngagementSettings(Section):
         "less once its counts stop moving, not at all once still for "
         "metrics_stop_when_still_hours (a forecast from metrics_cadence is then a ceiling).",
     )
+    metrics_longest_wait_hours: float = Field(
+        default=96,
+        gt=0,
+        description="Adaptive cadence: the longest wait between two reads of a post whose counts "
+        "are still (never shorter than metrics_cadence's interval).",
+    )
     metrics_stop_when_still_hours: float = Field(
-        default=336,
+        default=504,
         gt=0,
         description="Adaptive cadence: a post whose counts have not moved for this long is not "
         "read again.",

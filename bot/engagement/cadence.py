@@ -68,8 +68,8 @@ class AdaptiveCadence:
     the stillness to reach `stop_after_still` (fewer only makes the policy read more)."""
 
     backoff: float = 1.0
-    longest_wait: timedelta = timedelta(days=2)
-    stop_after_still: timedelta = timedelta(days=14)
+    longest_wait: timedelta = timedelta(days=4)
+    stop_after_still: timedelta = timedelta(days=21)
     history: int = 24
 
     def __post_init__(self) -> None:
@@ -87,24 +87,28 @@ class AdaptiveCadence:
             return None
         return max(every, min(still * self.backoff, self.longest_wait))
 
-    def next_wait(
-        self, base: BaseCadence, sent_at: datetime, readings: Sequence[Reading], now: datetime
-    ) -> timedelta | None:
-        """The wait after the latest reading that applies at `now` (None: not read again)."""
-        every = base.interval(now - sent_at)
-        if every is None:
-            return None
-        return self.wait(every, still_for(readings))
-
     def is_due(
         self, base: BaseCadence, sent_at: datetime, readings: Sequence[Reading], now: datetime
     ) -> bool:
         """Whether a post sent at `sent_at`, with these latest snapshots (in time order), is to
         be read at `now`. Never read yet: due whenever the base says so."""
-        wait = self.next_wait(base, sent_at, readings, now)
-        if wait is None:
+        last_at = readings[-1].at if readings else None
+        return self.due(base, sent_at, last_at, still_for(readings), now)
+
+    def due(
+        self,
+        base: BaseCadence,
+        sent_at: datetime,
+        last_at: datetime | None,
+        still: timedelta,
+        now: datetime,
+    ) -> bool:
+        """`is_due` from the latest snapshot's time and `still_for` of the snapshots."""
+        every = base.interval(now - sent_at)
+        if every is None:
             return False
-        return not readings or now - readings[-1].at >= wait
+        wait = self.wait(every, still)
+        return wait is not None and (last_at is None or now - last_at >= wait)
 
     def stopped(self, readings: Sequence[Reading]) -> bool:
         """Whether the counts have been still long enough for the post not to be read again."""
@@ -115,4 +119,7 @@ def adaptive_cadence(settings: EngagementSettings) -> AdaptiveCadence | None:
     """The policy config.toml's [engagement] asks for; None: the fixed cadence alone."""
     if settings.metrics_cadence_mode != "adaptive":
         return None
-    return AdaptiveCadence(stop_after_still=timedelta(hours=settings.metrics_stop_when_still_hours))
+    return AdaptiveCadence(
+        longest_wait=timedelta(hours=settings.metrics_longest_wait_hours),
+        stop_after_still=timedelta(hours=settings.metrics_stop_when_still_hours),
+    )

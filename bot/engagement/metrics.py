@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import case, func, insert, select
 
 from bot.config import XPrices
-from bot.engagement.cadence import AdaptiveCadence, Counts, Reading
+from bot.engagement.cadence import AdaptiveCadence, Counts, Reading, still_for
 from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
 from bot.progress import track
 from bot.publish.budget import Budget, Cost, Spend
@@ -26,6 +26,7 @@ from bot.store.tables import MetricSnapshotRow, OutboxRow, table
 log = logging.getLogger("kindling.engagement")
 
 AUTH_RETRY = timedelta(minutes=15)
+ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,12 @@ def due_posts(
     cadence: Cadence | None = None,
     platform: str | None = None,
     adaptive: AdaptiveCadence | None = None,
+    stillness: Stillness | None = None,
 ) -> list[DuePost]:
     """Sent live posts whose next snapshot is due, the longest-waiting first (never polled
     first), so a cycle stopped by the budget or a rate limit starts with the rest next time.
-    With `adaptive`, a post due under `cadence` is read only if its recent snapshots say so."""
+    With `adaptive`, a post due under `cadence` is read only if its recent snapshots say so
+    (`stillness`: what is known of them from earlier calls, kept by a long-lived caller)."""
     cadence = cadence or Cadence()
     last = (
         select(func.max(MetricSnapshotRow.at))
@@ -135,14 +138,36 @@ def due_posts(
         if row[4] is not None and row[4] <= now and cadence.is_due(row[4], row[5], now)
     ]
     if adaptive is not None:
-        readings = recent_readings(store, [p.outbox_id for p in due if p.last_at], adaptive.history)
+        still = (stillness or Stillness()).of(store, due, adaptive.history)
         due = [
             p
             for p in due
-            if adaptive.is_due(cadence, p.sent_at, readings.get(p.outbox_id, ()), now)
+            if adaptive.due(cadence, p.sent_at, p.last_at, still.get(p.outbox_id, ZERO), now)
         ]
     due.sort(key=lambda p: (p.last_at is not None, p.last_at or p.sent_at, p.outbox_id))
     return due
+
+
+class Stillness:
+    """How long each post's counts have been still (`still_for` of its latest snapshots), kept
+    by the time of its latest snapshot: the store is asked again only about posts read since."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[datetime, timedelta]] = {}
+
+    def of(self, store: Store, posts: Sequence[DuePost], history: int) -> dict[int, timedelta]:
+        known = self._known
+        stale = [
+            p.outbox_id for p in posts if p.last_at and known.get(p.outbox_id, (0,))[0] != p.last_at
+        ]
+        readings = recent_readings(store, stale, history)
+        for outbox_id in stale:
+            found = readings.get(outbox_id, [])
+            if found:
+                known[outbox_id] = (found[-1].at, still_for(found))
+        # Posts not asked about now were read since (or are no longer tracked): forget them.
+        self._known = {p.outbox_id: known[p.outbox_id] for p in posts if p.outbox_id in known}
+        return {outbox_id: still for outbox_id, (_, still) in self._known.items()}
 
 
 def recent_readings(

@@ -35,6 +35,7 @@ from bot.engagement.metrics import (
     Cadence,
     DuePost,
     MetricsReport,
+    Stillness,
     due_posts,
     poll_metrics,
 )
@@ -103,6 +104,7 @@ class EngagementPoller:
         self.clock = clock
         self.cadence = cadence or Cadence()
         self.adaptive = adaptive  # None: the fixed cadence
+        self.stillness: dict[str, Stillness] = {}  # per platform, for the adaptive cadence
         self.every = {"mentions": responses_every, "listen": listen_every}
         self.listener = Listener(
             store,
@@ -186,7 +188,8 @@ class EngagementPoller:
             log.warning("%s: listening stopped: %s", name, listened.stopped)
 
     def due(self, platform: str, now: datetime) -> list[DuePost]:
-        return due_posts(self.store, now, self.cadence, platform, self.adaptive)
+        stillness = self.stillness.setdefault(platform, Stillness())
+        return due_posts(self.store, now, self.cadence, platform, self.adaptive, stillness)
 
     def _waiting(self, name: str, kind: str, now: datetime, report: CycleReport) -> bool:
         until = self.paused_until.get((name, kind))
