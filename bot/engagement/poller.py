@@ -4,13 +4,14 @@ Only the daemon and this poller talk to adapters. One cycle (`EngagementPoller.r
 
 1. **Metrics**: the live outbox rows that were sent and whose next snapshot is due under the
    decaying `Cadence` (by the post's age; with an `AdaptiveCadence`, less often once a post's
-   counts stop moving, and not at all once still long enough: cadence.py) are polled in calls of `platform.metrics_batch` ids
-   (X 100, Bluesky 25): exactly ceil(n / batch) calls for n due posts. Each call's answers are
-   written at once, one `MetricSnapshotRow` per post (a time series, never overwritten), with
-   the X read charge in the same transaction, so a stop part-way loses nothing: what was written
-   stays, and the posts not reached are still due next cycle (and nothing is polled twice, as a
-   post just snapshotted is not due). A cycle stops on X when the next call would take the month
-   past the X budget, and on `RateLimited` until the reset time the network gave.
+   counts stop moving, and not at all once still long enough: cadence.py) are polled in calls
+   of `platform.metrics_batch` ids (X 100, Bluesky 25): exactly ceil(n / batch) calls for n
+   due posts. Each call's answers are written at once, one `MetricSnapshotRow` per post (a time
+   series, never overwritten), with the X read charge in the same transaction, so a stop
+   part-way loses nothing: what was written stays, and the posts not reached are still due next
+   cycle (and nothing is polled twice, as a post just snapshotted is not due). A cycle stops on
+   X when the next call would take the month past the X budget, and on `RateLimited` until the
+   reset time the network gave.
 2. **Responses** (responses.py): mentions, replies and quotes since the cursor kept in
    `PollCursorRow`, each stored once and linked to the campaign target who wrote it and to the
    post of ours it answers.
