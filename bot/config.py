@@ -175,6 +175,24 @@ class EngagementSettings(Section):
         min_length=1,
         description="Metrics snapshots by a post's age: [until_hours, every_minutes] stages, then stop.",
     )
+    metrics_cadence_mode: Literal["fixed", "adaptive"] = Field(
+        default="adaptive",
+        description="'fixed': every post read on metrics_cadence. 'adaptive': never more often, "
+        "less once its counts stop moving, not at all once still for "
+        "metrics_stop_when_still_hours (a forecast from metrics_cadence is then a ceiling).",
+    )
+    metrics_longest_wait_hours: float = Field(
+        default=96,
+        gt=0,
+        description="Adaptive cadence: the longest wait between two reads of a post whose counts "
+        "are still (never shorter than metrics_cadence's interval).",
+    )
+    metrics_stop_when_still_hours: float = Field(
+        default=504,
+        gt=0,
+        description="Adaptive cadence: a post whose counts have not moved for this long is not "
+        "read again.",
+    )
 
     @field_validator("metrics_cadence")
     @classmethod

@@ -45,6 +45,7 @@ def _poller(config: Config, store: Store) -> EngagementPoller:
 
     from bot.checks.registry import CampaignRegistry
     from bot.clock import SystemClock
+    from bot.engagement.cadence import adaptive_cadence
     from bot.engagement.poller import Cadence, EngagementPoller
     from bot.platforms.factory import make_platform
     from bot.publish.budget import Budget
@@ -65,6 +66,7 @@ def _poller(config: Config, store: Store) -> EngagementPoller:
         lambda: campaigns,
         SystemClock(),
         cadence=Cadence.from_minutes(settings.engagement.metrics_cadence),
+        adaptive=adaptive_cadence(settings.engagement),
         responses_every=timedelta(0),
         listen_every=timedelta(0),
         listen_pages=settings.engagement.listen_pages_per_pass,

@@ -12,6 +12,7 @@ from bot.checks.registry import CampaignRegistry
 from bot.clock import Clock
 from bot.config import Config
 from bot.daemon.weekly import WeeklyReports
+from bot.engagement.cadence import adaptive_cadence
 from bot.engagement.poller import Cadence, EngagementPoller
 from bot.platforms.base import Platform
 from bot.publish.budget import Budget
@@ -46,6 +47,7 @@ def engagement_poller(
         lambda: [active.loaded.campaign for active in registry.campaigns()],
         clock,
         cadence=Cadence.from_minutes(engagement.metrics_cadence),
+        adaptive=adaptive_cadence(engagement),
         responses_every=timedelta(minutes=engagement.responses_every_minutes),
         listen_every=timedelta(minutes=engagement.listen_every_minutes),
         listen_pages=engagement.listen_pages_per_pass,

@@ -1,5 +1,6 @@
-"""Metrics of the bot's own posts over time: which are due under the decaying `Cadence`, and
-polling them in batches (see poller.py's docstring for the cycle they are part of)."""
+"""Metrics of the bot's own posts over time: which are due under the decaying `Cadence` (or the
+adaptive one of cadence.py, which rides on it), and polling them in batches (see poller.py's
+docstring for the cycle they are part of)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import case, func, insert, select
 
 from bot.config import XPrices
+from bot.engagement.cadence import AdaptiveCadence, Counts, Reading, still_for
 from bot.platforms.base import AuthFailed, Metrics, Platform, PlatformError, RateLimited, Rejected
 from bot.progress import track
 from bot.publish.budget import Budget, Cost, Spend
@@ -24,6 +26,7 @@ from bot.store.tables import MetricSnapshotRow, OutboxRow, table
 log = logging.getLogger("kindling.engagement")
 
 AUTH_RETRY = timedelta(minutes=15)
+ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,13 @@ def due_posts(
     now: datetime,
     cadence: Cadence | None = None,
     platform: str | None = None,
+    adaptive: AdaptiveCadence | None = None,
+    stillness: Stillness | None = None,
 ) -> list[DuePost]:
     """Sent live posts whose next snapshot is due, the longest-waiting first (never polled
-    first), so a cycle stopped by the budget or a rate limit starts with the rest next time."""
+    first), so a cycle stopped by the budget or a rate limit starts with the rest next time.
+    With `adaptive`, a post due under `cadence` is read only if its recent snapshots say so
+    (`stillness`: what is known of them from earlier calls, kept by a long-lived caller)."""
     cadence = cadence or Cadence()
     last = (
         select(func.max(MetricSnapshotRow.at))
@@ -130,8 +137,62 @@ def due_posts(
         for row in rows
         if row[4] is not None and row[4] <= now and cadence.is_due(row[4], row[5], now)
     ]
+    if adaptive is not None:
+        still = (stillness or Stillness()).of(store, due, adaptive.history)
+        due = [
+            p
+            for p in due
+            if adaptive.due(cadence, p.sent_at, p.last_at, still.get(p.outbox_id, ZERO), now)
+        ]
     due.sort(key=lambda p: (p.last_at is not None, p.last_at or p.sent_at, p.outbox_id))
     return due
+
+
+class Stillness:
+    """How long each post's counts have been still (`still_for` of its latest snapshots), kept
+    by the time of its latest snapshot: the store is asked again only about posts read since."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[datetime, timedelta]] = {}
+
+    def of(self, store: Store, posts: Sequence[DuePost], history: int) -> dict[int, timedelta]:
+        known = self._known
+        stale = [
+            p.outbox_id for p in posts if p.last_at and known.get(p.outbox_id, (0,))[0] != p.last_at
+        ]
+        readings = recent_readings(store, stale, history)
+        for outbox_id in stale:
+            found = readings.get(outbox_id, [])
+            if found:
+                known[outbox_id] = (found[-1].at, still_for(found))
+        # Posts not asked about now were read since (or are no longer tracked): forget them.
+        self._known = {p.outbox_id: known[p.outbox_id] for p in posts if p.outbox_id in known}
+        return {outbox_id: still for outbox_id, (_, still) in self._known.items()}
+
+
+def recent_readings(
+    store: Store, outbox_ids: Sequence[int], history: int
+) -> dict[int, list[Reading]]:
+    """The latest `history` snapshots of each post, in time order (one query per 500 posts)."""
+    s = MetricSnapshotRow
+    rank = func.row_number().over(partition_by=s.outbox_id, order_by=s.at.desc()).label("rank")
+    found: dict[int, list[Reading]] = defaultdict(list)
+    for start in range(0, len(outbox_ids), 500):
+        ranked = (
+            select(s.outbox_id, s.at, s.likes, s.reposts, s.replies, s.quotes, rank)
+            .where(s.outbox_id.in_(outbox_ids[start : start + 500]))
+            .subquery()
+        )
+        c = ranked.c
+        query = (
+            select(c.outbox_id, c.at, c.likes, c.reposts, c.replies, c.quotes)
+            .where(c.rank <= history)
+            .order_by(c.outbox_id, c.at)
+        )
+        with store.read() as session:
+            for outbox_id, at, *counts in session.execute(query):
+                found[outbox_id].append(Reading(at, Counts(*counts)))
+    return found
 
 
 def poll_metrics(

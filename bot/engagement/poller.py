@@ -3,13 +3,15 @@
 Only the daemon and this poller talk to adapters. One cycle (`EngagementPoller.run_cycle`):
 
 1. **Metrics**: the live outbox rows that were sent and whose next snapshot is due under the
-   decaying `Cadence` (by the post's age) are polled in calls of `platform.metrics_batch` ids
-   (X 100, Bluesky 25): exactly ceil(n / batch) calls for n due posts. Each call's answers are
-   written at once, one `MetricSnapshotRow` per post (a time series, never overwritten), with
-   the X read charge in the same transaction, so a stop part-way loses nothing: what was written
-   stays, and the posts not reached are still due next cycle (and nothing is polled twice, as a
-   post just snapshotted is not due). A cycle stops on X when the next call would take the month
-   past the X budget, and on `RateLimited` until the reset time the network gave.
+   decaying `Cadence` (by the post's age; with an `AdaptiveCadence`, less often once a post's
+   counts stop moving, and not at all once still long enough: cadence.py) are polled in calls
+   of `platform.metrics_batch` ids (X 100, Bluesky 25): exactly ceil(n / batch) calls for n
+   due posts. Each call's answers are written at once, one `MetricSnapshotRow` per post (a time
+   series, never overwritten), with the X read charge in the same transaction, so a stop
+   part-way loses nothing: what was written stays, and the posts not reached are still due next
+   cycle (and nothing is polled twice, as a post just snapshotted is not due). A cycle stops on
+   X when the next call would take the month past the X budget, and on `RateLimited` until the
+   reset time the network gave.
 2. **Responses** (responses.py): mentions, replies and quotes since the cursor kept in
    `PollCursorRow`, each stored once and linked to the campaign target who wrote it and to the
    post of ours it answers.
@@ -27,12 +29,14 @@ from datetime import datetime, timedelta
 from bot.campaign.model import Campaign
 from bot.clock import Clock
 from bot.config import XPrices
+from bot.engagement.cadence import AdaptiveCadence
 from bot.engagement.listening import Listener, ListenReport
 from bot.engagement.metrics import (
     AUTH_RETRY,
     Cadence,
     DuePost,
     MetricsReport,
+    Stillness,
     due_posts,
     poll_metrics,
 )
@@ -42,6 +46,7 @@ from bot.publish.budget import Budget
 from bot.store.engine import Store
 
 __all__ = [
+    "AdaptiveCadence",
     "Cadence",
     "CycleReport",
     "DuePost",
@@ -85,6 +90,7 @@ class EngagementPoller:
         clock: Clock,
         *,
         cadence: Cadence | None = None,
+        adaptive: AdaptiveCadence | None = None,
         responses_every: timedelta = timedelta(minutes=5),
         listen_every: timedelta | None = None,
         listen_pages: int = 3,
@@ -98,6 +104,8 @@ class EngagementPoller:
         self.campaigns_provider = campaigns_provider
         self.clock = clock
         self.cadence = cadence or Cadence()
+        self.adaptive = adaptive  # None: the fixed cadence
+        self.stillness: dict[str, Stillness] = {}  # per platform, for the adaptive cadence
         self.every = {"mentions": responses_every, "listen": listen_every}
         self.listener = Listener(
             store,
@@ -181,7 +189,8 @@ class EngagementPoller:
             log.warning("%s: listening stopped: %s", name, listened.stopped)
 
     def due(self, platform: str, now: datetime) -> list[DuePost]:
-        return due_posts(self.store, now, self.cadence, platform)
+        stillness = self.stillness.setdefault(platform, Stillness())
+        return due_posts(self.store, now, self.cadence, platform, self.adaptive, stillness)
 
     def _waiting(self, name: str, kind: str, now: datetime, report: CycleReport) -> bool:
         until = self.paused_until.get((name, kind))
