@@ -30,11 +30,34 @@ def fail(problems: Iterable[Problem | str]) -> NoReturn:
 
 
 def load_settings(ctx: click.Context) -> Config:
-    """The settings from the file `main` found (ctx.obj), or their problems and exit status 1."""
+    """The settings from the file `main` found (ctx.obj) with the credentials file's variables
+    (`with_env_file`), or their problems and exit status 1."""
     try:
-        return load_config(ctx.obj)
+        config = load_config(ctx.obj)
     except ProblemsFound as found:
         fail(found.problems)
+    return with_env_file(config)
+
+
+def with_env_file(config: Config) -> Config:
+    """`config` with what the credentials file `kindling login` writes ([paths] env_file) sets,
+    under the environment (a variable already set wins). No file: `config` as it is. A line
+    that is not NAME=value: exit status 1. A file this user may not read (the service user, with
+    its credentials from systemd's EnvironmentFile=): said on stderr, then the environment only."""
+    from bot.daemon.env_file import EnvFileError, read_env_file
+
+    try:
+        values = read_env_file(config.env_file)
+    except EnvFileError as exc:
+        fail([str(exc)])
+    except OSError as exc:
+        click.echo(
+            f"kindling: cannot read the credentials file {config.env_file} ({exc.strerror}): "
+            "credentials from the environment only",
+            err=True,
+        )
+        return config
+    return config.with_env_file(values) if values else config
 
 
 def pass_config(command: Callable[Concatenate[Config, P], R]) -> Callable[P, R]:
