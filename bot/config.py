@@ -132,6 +132,30 @@ class BlueskySettings(Section):
     handle: str = Field(
         default="", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides."
     )
+    web_url: str = Field(
+        default="",
+        description="Web address of one of the account's posts, for `kindling status`: a "
+        "template with {handle}, {did} and {rkey}. Empty: bsky.app links on Bluesky's own "
+        "service, the post's at:// URI on a self-hosted PDS.",
+    )
+
+    @field_validator("web_url")
+    @classmethod
+    def _template(cls, web_url: str) -> str:
+        if not web_url:
+            return web_url
+        if not re.match(r"https?://[^/\s]+", web_url):
+            raise ValueError("must be an http:// or https:// URL template")
+        try:
+            web_url.format(handle="h", did="d", rkey="r")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "may name only {handle}, {did} and {rkey} (write {{ and }} for braces)"
+            ) from None
+        if "{rkey}" not in web_url:
+            raise ValueError("must name {rkey}, the post's record key")
+        return web_url
+
     daily_cap: int = Field(
         default=24, ge=0, description="Most posts the bot makes on Bluesky per day."
     )

@@ -4,6 +4,7 @@ run sends nothing, and its outbox and simulated accounts must never read as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ def collect_status(config: Config, now: datetime, mode: str = "live") -> dict[st
             }
         daemon = daemon_liveness(store, now, config.settings.daemon.missed_heartbeats)
         with store.read() as session:
-            outbox = _outbox(session, now, mode)
+            outbox = _outbox(session, now, mode, _shown_link(config))
             other = next(m for m in MODES if m != mode)
             other_counts = _counts(session, other)
             amplification = _amplification(session, mode)
@@ -96,7 +97,24 @@ def _counts(session: Session, mode: str) -> dict[str, int]:
     )
 
 
-def _outbox(session: Session, now: datetime, mode: str) -> dict[str, Any]:
+def _shown_link(config: Config) -> Callable[[OutboxRow], str | None]:
+    """The link `status` shows for a sent row: a Bluesky post's as [bluesky] web_url says, or
+    its at:// URI on a self-hosted PDS (bsky.app would not open it); others' as recorded."""
+    from bot.platforms.bluesky_support import shown_link
+
+    bluesky = config.settings.bluesky
+
+    def link(row: OutboxRow) -> str | None:
+        if row.platform != "bluesky" or row.mode != "live":
+            return row.url
+        return shown_link(bluesky.service_url, bluesky.web_url, row.remote_id, row.url)
+
+    return link
+
+
+def _outbox(
+    session: Session, now: datetime, mode: str, link: Callable[[OutboxRow], str | None]
+) -> dict[str, Any]:
     """Rows per state, the next planned, the latest sent (with links), the latest failures."""
     rows = select(OutboxRow).where(OutboxRow.mode == mode)
     upcoming = session.scalars(
@@ -115,7 +133,7 @@ def _outbox(session: Session, now: datetime, mode: str) -> dict[str, Any]:
     return {
         "counts": _counts(session, mode),
         "next": [_row(r) for r in upcoming],
-        "recent_sent": [_row(r) | {"sent_at": r.sent_at} for r in sent],
+        "recent_sent": [_row(r) | {"sent_at": r.sent_at, "url": link(r)} for r in sent],
         "recent_failures": [_row(r) | {"reason": r.reason} for r in failures],
     }
 
