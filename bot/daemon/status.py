@@ -19,6 +19,7 @@ from bot.daemon.rows import DRY_RUN_PREFIX
 from bot.publish.budget import Budget
 from bot.publish.states import OutboxState
 from bot.store.engine import Store
+from bot.store.location import sqlite_file_missing
 from bot.store.tables import CandidateRow, OutboxRow, PlatformStateRow
 
 # What `status` lists as recent failures.
@@ -27,7 +28,17 @@ MODES = ("live", "dry-run")
 
 
 def collect_status(config: Config, now: datetime, mode: str = "live") -> dict[str, Any]:
-    """Everything `status` shows; the outbox, amplifications and platforms of `mode` only."""
+    """Everything `status` shows; the outbox, amplifications and platforms of `mode` only.
+    It only reads: a SQLite database that does not exist yet is not created."""
+    if sqlite_file_missing(config.database):
+        note = "no database yet: no daemon has run here (`kindling run` creates it)"
+        return {
+            "daemon": {"running": False, "leader": None, "standbys": [], "last_seen": None}
+            | {"note": note},
+            "database": config.database_url,
+            "initialised": False,
+            "exists": False,
+        }
     store = Store(config.database)
     try:
         if not inspect(store.engine).has_table("outbox"):
@@ -187,9 +198,12 @@ def print_status(report: dict[str, Any], console: Console) -> None:
     for line in liveness_lines(report["daemon"]):
         console.print(line, markup=False)
     if not report["initialised"]:
-        console.print(
-            f"No posts yet: the database {report['database']} has not been used by `kindling run`."
+        unused = (
+            "has not been used by `kindling run`"
+            if report.get("exists", True)
+            else "does not exist yet (`kindling run` or `kindling db upgrade` creates it)"
         )
+        console.print(f"No posts yet: the database {report['database']} {unused}.")
         return
     dry = report["mode"] == "dry-run"
     title = "Outbox (dry runs: nothing was sent)" if dry else "Outbox"

@@ -98,3 +98,29 @@ def test_a_web_address_naming_other_fields_is_refused_where_it_is_written(
     shown, _ = status(project, 'web_url = "https://view.example.org/{user}/{rkey}"')
     assert shown.exit_code == 1
     assert shown.output.startswith("config.toml:2:1: 'bluesky.web_url': may name only {handle}")
+
+
+def test_status_and_queue_on_a_new_project_create_no_database(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-only commands leave a new project as it was: `doctor` must not then find an empty
+    database that nothing made on purpose."""
+    for name in list(os.environ):
+        if name.startswith("KINDLING_"):
+            monkeypatch.delenv(name)
+    database = workdir / "data" / "kindling.sqlite3"
+    shown = CliRunner().invoke(main, ["status"], catch_exceptions=False)
+    assert shown.exit_code == 3
+    assert shown.output.splitlines()[0] == (
+        "NOT RUNNING: no database yet: no daemon has run here (`kindling run` creates it)"
+    )
+    assert "does not exist yet (`kindling run` or `kindling db upgrade` creates it)" in shown.output
+    report = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert (report["daemon"]["running"], report["initialised"]) == (False, False)
+    for queue in (["queue"], ["queue", "--all", "--json"], ["queue", "--dry-run"]):
+        listed = CliRunner().invoke(main, queue, catch_exceptions=False)
+        assert listed.exit_code == 0, listed.output
+    assert not database.exists()
+    doctor = CliRunner().invoke(main, ["doctor"], catch_exceptions=False)
+    assert "does not exist yet -> run `kindling db upgrade` to create it" in doctor.output
+    assert not database.exists()
