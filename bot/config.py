@@ -134,7 +134,8 @@ class BlueskySettings(Section):
     )
     web_url: str = Field(
         default="",
-        description="Web address of one of the account's posts, for `kindling status`: a "
+        description="Web address of one of the account's posts, as the daemon records it and "
+        "`kindling status` shows it: a "
         "template with {handle}, {did} and {rkey}. Empty: bsky.app links on Bluesky's own "
         "service, the post's at:// URI on a self-hosted PDS.",
     )
