@@ -201,3 +201,22 @@ def test_the_instance_url_comes_from_the_environment_or_the_file(
     assert kindling("doctor").exit_code == 0
     monkeypatch.setenv("KINDLING_MASTODON_INSTANCE_URL", "http://127.0.0.1:9")
     assert line_starting(kindling("doctor"), "FAIL mastodon credentials:")
+
+
+def test_a_file_this_user_cannot_read_is_passed_over(
+    project: Path, fake: MastodonFakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service user may not read the organiser's 0600 file in the checkout: with credentials
+    in its environment (systemd's EnvironmentFile=) it goes on in silence, without them it says
+    so. (Tests run as root, who reads any file: a directory stands in for an unreadable file.)"""
+    (project / "kindling.env").unlink()
+    (project / "kindling.env").mkdir()
+    alone = kindling("doctor")
+    assert f"kindling: cannot read the credentials file {project / 'kindling.env'}" in (
+        alone.output
+    )
+    monkeypatch.setenv("KINDLING_MASTODON_ACCESS_TOKEN", fake.state.token)
+    given = kindling("doctor")
+    assert given.exit_code == 0, given.output
+    assert "cannot read" not in given.output
+    assert line_starting(given, "ok   mastodon credentials:")
