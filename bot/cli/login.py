@@ -174,3 +174,8 @@ def save(
         "commands read it (a variable set in the environment wins); for the service: "
         "kindling systemd --environment-file"
     )
+    if path.resolve() != config.env_file.resolve():
+        click.echo(
+            f"note: {path} is not [paths] env_file ({config.env_file}): set env_file = "
+            f'"{path}" in config.toml for the other commands to read it'
+        )
