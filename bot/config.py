@@ -65,7 +65,7 @@ class PathsSettings(Section):
     env_file: str = Field(
         default="kindling.env",
         description="Environment file `kindling login` writes the credentials to (mode 0600) "
-        "and every command reads (the environment's variables win); `--env-file` overrides it.",
+        "and the commands read (the environment's variables win); `--env-file` overrides it.",
     )
 
 

@@ -1,6 +1,6 @@
 """The credentials file `kindling login` writes: `KINDLING_*=value` lines, readable by its owner
 only (0600), in the syntax both systemd's `EnvironmentFile=` and a POSIX shell (`set -a; . FILE`)
-read the same way. Every command reads it back (`read_env_file`): a variable already in the
+read the same way. The commands read it back (`read_env_file`): a variable already in the
 environment wins over the file.
 
 Other lines of an existing file are kept (one file holds every platform's credentials); a variable
