@@ -11,8 +11,9 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,12 @@ SECRET_VARIABLES = {
     "KINDLING_SMTP_PASSWORD": "password of the SMTP account that sends alert emails",
     "KINDLING_ALERTS_WEBHOOK_URL": "alert webhook URL, when it holds a token (Slack's does)",
 }
+# Settings the environment overrides, like KINDLING_DATABASE_URL: variable -> (section, key).
+ENVIRONMENT_SETTINGS = {
+    "KINDLING_X_API_BASE_URL": ("x", "api_base_url"),
+    "KINDLING_BLUESKY_SERVICE_URL": ("bluesky", "service_url"),
+    "KINDLING_MASTODON_INSTANCE_URL": ("mastodon", "instance_url"),
+}
 _SECRET_KEY = re.compile(r"(secret|password|token|api_key|apikey|private_key|credential)", re.I)
 
 
@@ -57,8 +64,8 @@ class PathsSettings(Section):
     )
     env_file: str = Field(
         default="kindling.env",
-        description="Environment file `kindling login` writes the credentials to (mode 0600); "
-        "`--env-file` overrides it.",
+        description="Environment file `kindling login` writes the credentials to (mode 0600) "
+        "and the commands read (the environment's variables win); `--env-file` overrides it.",
     )
 
 
@@ -102,7 +109,10 @@ class XPrices(Section):
 
 
 class XSettings(Section):
-    api_base_url: str = Field(default="https://api.x.com", description="X API v2 base URL.")
+    api_base_url: str = Field(
+        default="https://api.x.com",
+        description="X API v2 base URL; KINDLING_X_API_BASE_URL overrides it.",
+    )
     daily_cap: int = Field(default=12, ge=0, description="Most posts the bot makes on X per day.")
     monthly_budget_usd: float = Field(
         default=25.0,
@@ -116,11 +126,37 @@ class XSettings(Section):
 class BlueskySettings(Section):
     service_url: str = Field(
         default="https://bsky.social",
-        description="Bluesky PDS (service) URL; a self-hosted PDS works.",
+        description="Bluesky PDS (service) URL; a self-hosted PDS works. "
+        "KINDLING_BLUESKY_SERVICE_URL overrides it.",
     )
     handle: str = Field(
         default="", description="Handle of the campaign account; KINDLING_BLUESKY_HANDLE overrides."
     )
+    web_url: str = Field(
+        default="",
+        description="Web address of one of the account's posts, as the daemon records it and "
+        "`kindling status` shows it: a "
+        "template with {handle}, {did} and {rkey}. Empty: bsky.app links on Bluesky's own "
+        "service, the post's at:// URI on a self-hosted PDS.",
+    )
+
+    @field_validator("web_url")
+    @classmethod
+    def _template(cls, web_url: str) -> str:
+        if not web_url:
+            return web_url
+        if not re.match(r"https?://[^/\s]+", web_url):
+            raise ValueError("must be an http:// or https:// URL template")
+        try:
+            web_url.format(handle="h", did="d", rkey="r")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "may name only {handle}, {did} and {rkey} (write {{ and }} for braces)"
+            ) from None
+        if "{rkey}" not in web_url:
+            raise ValueError("must name {rkey}, the post's record key")
+        return web_url
+
     daily_cap: int = Field(
         default=24, ge=0, description="Most posts the bot makes on Bluesky per day."
     )
@@ -129,7 +165,9 @@ class BlueskySettings(Section):
 
 class MastodonSettings(Section):
     instance_url: str = Field(
-        default="", description="Base URL of the campaign account's Mastodon instance."
+        default="",
+        description="Base URL of the campaign account's Mastodon instance; "
+        "KINDLING_MASTODON_INSTANCE_URL overrides it.",
     )
     daily_cap: int = Field(
         default=24, ge=0, description="Most posts the bot makes on Mastodon per day."
@@ -548,7 +586,7 @@ class Secrets:
         return f"Secrets(set={sorted(self.values)})"
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> Secrets:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Secrets:
         environ = dict(os.environ if environ is None else environ)
         return cls(
             {name: SecretStr(environ[name]) for name in SECRET_VARIABLES if environ.get(name)}
@@ -566,12 +604,33 @@ class DatabaseTarget:
 
 @dataclass(frozen=True)
 class Config:
-    """The settings, the directory relative paths are resolved against, and the secrets."""
+    """The settings, the directory relative paths are resolved against, and the secrets.
+    `from_file` holds what the credentials file ([paths] env_file) sets, which the environment
+    overrides (`env`)."""
 
     settings: Settings
     root: Path
     secrets: Secrets
     source: Path | None = None
+    from_file: Mapping[str, str] = dataclass_field(default_factory=dict, repr=False)
+
+    def env(self, variable: str) -> str | None:
+        """The variable from the environment, else from the credentials file; None if unset."""
+        return os.environ.get(variable) or self.from_file.get(variable) or None
+
+    def with_env_file(self, values: Mapping[str, str]) -> Config:
+        """These settings with the credentials file's variables under the environment's."""
+        environ = {**values, **os.environ}
+        return replace(
+            self,
+            settings=environment_settings(self.settings, environ),
+            secrets=Secrets.from_environment(environ),
+            from_file=dict(values),
+        )
+
+    @property
+    def env_file(self) -> Path:
+        return self.path(self.settings.paths.env_file)
 
     def path(self, relative: str) -> Path:
         return (self.root / relative) if not Path(relative).is_absolute() else Path(relative)
@@ -590,7 +649,7 @@ class Config:
 
     @property
     def database_url(self) -> str:
-        override = os.environ.get("KINDLING_DATABASE_URL")
+        override = self.env("KINDLING_DATABASE_URL")
         if override:
             return override
         if self.settings.database.url:
@@ -608,14 +667,28 @@ class Config:
 
     @property
     def bluesky_handle(self) -> str:
-        return os.environ.get("KINDLING_BLUESKY_HANDLE") or self.settings.bluesky.handle
+        return self.env("KINDLING_BLUESKY_HANDLE") or self.settings.bluesky.handle
+
+
+def environment_settings(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """`settings` with each of ENVIRONMENT_SETTINGS that `environ` sets (non-empty) in place."""
+    updates: dict[str, dict[str, str]] = {}
+    for variable, (section, key) in ENVIRONMENT_SETTINGS.items():
+        if environ.get(variable):
+            updates.setdefault(section, {})[key] = environ[variable]
+    return settings.model_copy(
+        update={
+            section: getattr(settings, section).model_copy(update=values)
+            for section, values in updates.items()
+        }
+    )
 
 
 def load_config(path: Path | None) -> Config:
     """Read `path` (or the defaults when None). Raises ProblemsFound with located problems."""
     secrets = Secrets.from_environment()
     if path is None:
-        return Config(Settings(), Path.cwd(), secrets)
+        return Config(environment_settings(Settings(), os.environ), Path.cwd(), secrets)
     display = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -640,6 +713,7 @@ def load_config(path: Path | None) -> Config:
     if problems:
         raise ProblemsFound(sorted(set(problems)))
     assert settings is not None
+    settings = environment_settings(settings, os.environ)
     return Config(settings, path.parent.resolve(), secrets, path)
 
 

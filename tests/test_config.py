@@ -72,6 +72,22 @@ def test_database_url_from_the_environment_wins(monkeypatch):
     assert load_config(CONFIG).database_url == "postgresql+psycopg://k@127.0.0.1/k"
 
 
+def test_service_urls_from_the_environment_win(monkeypatch):
+    monkeypatch.setenv("KINDLING_BLUESKY_SERVICE_URL", "http://127.0.0.1:2583")
+    monkeypatch.setenv("KINDLING_X_API_BASE_URL", "http://127.0.0.1:8080")
+    monkeypatch.setenv("KINDLING_MASTODON_INSTANCE_URL", "https://mastodon.example")
+    settings = load_config(CONFIG).settings
+    assert settings.bluesky.service_url == "http://127.0.0.1:2583"
+    assert settings.x.api_base_url == "http://127.0.0.1:8080"
+    assert settings.mastodon.instance_url == "https://mastodon.example"
+    assert settings.bluesky.handle == ""  # the rest as config.toml says
+    monkeypatch.delenv("KINDLING_BLUESKY_SERVICE_URL")
+    file_only = load_config(None).with_env_file({"KINDLING_BLUESKY_SERVICE_URL": "http://f:1"})
+    assert file_only.settings.bluesky.service_url == "http://f:1"
+    under = load_config(None).with_env_file({"KINDLING_X_API_BASE_URL": "http://f:2"})
+    assert under.settings.x.api_base_url == "http://127.0.0.1:8080"  # the environment wins
+
+
 def test_no_config_file_means_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(None)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.campaign.loader import FileLimits, LoadedCampaign, campaign_files, load_campaign
 from bot.checks.campaign_rules import check_campaign, stance_notes
 from bot.checks.handles import handle_notes
+from bot.checks.schedule_notes import at_notes
 from bot.compose.renderings import Rendering, gaps, render_campaign
 from bot.compose.repeats import repeated_text_notes
 from bot.compose.templates import TemplateProblem, Templates
@@ -123,7 +125,9 @@ def image_cache(config: Config) -> Path:
     return config.data_dir / "cache" / "images"
 
 
-def run_check(config: Config, paths: list[Path]) -> CheckReport:
+def run_check(config: Config, paths: list[Path], now: datetime | None = None) -> CheckReport:
+    """Check `paths` (default: the campaigns directory); with `now`, also note each `at:` post
+    already past or less than a minute away."""
     templates = Templates(config.templates_dir, config.settings.limits)
     report = CheckReport()
     report.problems += check_templates(templates)
@@ -148,4 +152,7 @@ def run_check(config: Config, paths: list[Path]) -> CheckReport:
                 image_cache(config),
             )
         )
+        loaded = report.campaigns[-1].loaded
+        if now is not None and loaded is not None:
+            report.campaigns[-1].notes += at_notes(loaded, now)
     return report

@@ -115,10 +115,13 @@ def queue(
 ) -> None:
     """Supporters' posts waiting for `kindling approve ID` or `kindling reject ID`."""
     from bot.amplify.decisions import CandidateState, list_candidates
+    from bot.store.location import sqlite_file_missing
 
-    with _store(config) as store:
-        states = None if show_all else (CandidateState.QUEUED,)
-        views = list_candidates(store, _mode(dry_run), states, campaign)
+    views = []
+    if not sqlite_file_missing(config.database):  # it only reads: no new, empty database
+        with _store(config) as store:
+            states = None if show_all else (CandidateState.QUEUED,)
+            views = list_candidates(store, _mode(dry_run), states, campaign)
     if as_json:
         click.echo(json.dumps([_plain(v) for v in views], indent=2, ensure_ascii=False))
         return

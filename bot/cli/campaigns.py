@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -30,12 +32,21 @@ COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
     is_flag=True,
     help="Also look up every Bluesky handle and Mastodon address (read-only, free; not X).",
 )
+@click.option(
+    "--now",
+    "as_of",
+    metavar="WHEN",
+    help="Note the 'at' posts already past as of this time (default: now), e.g. 2026-12-01T09:00.",
+)
 @click.pass_context
-def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, online: bool) -> None:
+def check(
+    ctx: click.Context, paths: tuple[Path, ...], as_json: bool, online: bool, as_of: str | None
+) -> None:
     """Check config, campaigns, templates and every rendering against platform limits.
 
     PATHS are campaign files or directories (default: the campaigns directory).
     Exit status 1 if anything is wrong; every problem is printed as file:line:col: message.
+    Notes (not errors) follow, e.g. an 'at' post already past or less than a minute away.
     """
     try:
         config = load_config(ctx.obj)
@@ -47,8 +58,11 @@ def check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, online: bo
         click.echo(json.dumps({"ok": False, "problems": problems, "campaigns": []}, indent=2))
         sys.exit(1)
     from bot.checks.run import run_check
+    from bot.cli.daemon import parse_moment
 
-    report = run_check(config, list(paths))
+    zone = ZoneInfo(config.settings.general.timezone)
+    now = datetime.now(UTC)
+    report = run_check(config, list(paths), parse_moment(as_of, zone, now) if as_of else now)
     if online:
         _look_up_handles(config, report)
     if as_json:

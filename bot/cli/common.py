@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Concatenate, NoReturn, ParamSpec, TypeVar
 import click
 
 from bot.campaign.loader import find_campaign
-from bot.config import Config, load_config
+from bot.config import Config, Secrets, load_config
 from bot.problems import Problem, ProblemsFound
 
 if TYPE_CHECKING:
@@ -30,11 +30,37 @@ def fail(problems: Iterable[Problem | str]) -> NoReturn:
 
 
 def load_settings(ctx: click.Context) -> Config:
-    """The settings from the file `main` found (ctx.obj), or their problems and exit status 1."""
+    """The settings from the file `main` found (ctx.obj) with the credentials file's variables
+    (`with_env_file`), or their problems and exit status 1."""
     try:
-        return load_config(ctx.obj)
+        config = load_config(ctx.obj)
     except ProblemsFound as found:
         fail(found.problems)
+    return with_env_file(config)
+
+
+def with_env_file(config: Config) -> Config:
+    """`config` with what the credentials file `kindling login` writes ([paths] env_file) sets,
+    under the environment (a variable already set wins). No file: `config` as it is. A line
+    that is not NAME=value: exit status 1. A file this user may not read: the environment only,
+    in silence when it holds credentials (the service user, given them by systemd's
+    EnvironmentFile=, and the organiser's own 0600 file in the checkout), else said on stderr."""
+    from bot.daemon.env_file import EnvFileError, read_env_file
+
+    try:
+        values = read_env_file(config.env_file)
+    except EnvFileError as exc:
+        fail([str(exc)])
+    except OSError as exc:
+        if Secrets.from_environment().values:  # e.g. the service, given them by systemd
+            return config
+        click.echo(
+            f"kindling: cannot read the credentials file {config.env_file} ({exc.strerror}): "
+            "credentials from the environment only",
+            err=True,
+        )
+        return config
+    return config.with_env_file(values) if values else config
 
 
 def pass_config(command: Callable[Concatenate[Config, P], R]) -> Callable[P, R]:

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from bot.cli.common import with_env_file
 from bot.config import Config, load_config
 from bot.problems import ProblemsFound
 
@@ -27,6 +28,9 @@ def doctor(ctx: click.Context) -> None:
         click.echo("(fix the settings file first: the other checks need it)")
         sys.exit(1)
     click.echo(f"ok   config: {config.source or 'defaults (no config.toml)'}")
+    config = with_env_file(config)
+    if config.from_file:
+        click.echo(f"ok   credentials file: {config.env_file} (the environment's variables win)")
     findings = run_checks(config, database_problem)
     for finding in findings:
         click.echo(finding.line())

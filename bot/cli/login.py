@@ -170,6 +170,12 @@ def save(
         fail([f"kindling login {name}: {exc}"])
     click.echo(
         f"{name}: account {account.handle} accepted the credentials; wrote "
-        f"{', '.join(values)} to {path} (mode 0600). `kindling systemd --environment-file` "
-        f"reads it; in a shell: set -a; . {path}; set +a"
+        f"{', '.join(values)} to {path} (mode 0600). kindling run, doctor and the other "
+        "commands read it (a variable set in the environment wins); for the service: "
+        "kindling systemd --environment-file"
     )
+    if path.resolve() != config.env_file.resolve():
+        click.echo(
+            f"note: {path} is not [paths] env_file ({config.env_file}): set env_file = "
+            f'"{path}" in config.toml for the other commands to read it'
+        )

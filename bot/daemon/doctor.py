@@ -47,9 +47,12 @@ LOGIN_FIX = {
     "`kindling login mastodon`",
 }
 REACH_FIX = {
-    "x": "check [x] api_base_url in config.toml and this machine's network",
-    "bluesky": "check [bluesky] service_url in config.toml and this machine's network",
-    "mastodon": "check [mastodon] instance_url in config.toml and this machine's network",
+    "x": "check [x] api_base_url in config.toml (or KINDLING_X_API_BASE_URL) and "
+    "this machine's network",
+    "bluesky": "check [bluesky] service_url in config.toml (or KINDLING_BLUESKY_SERVICE_URL) and "
+    "this machine's network",
+    "mastodon": "check [mastodon] instance_url in config.toml (or KINDLING_MASTODON_INSTANCE_URL) and "
+    "this machine's network",
 }
 MEGABYTE = 1024 * 1024
 

@@ -1,6 +1,7 @@
 """The credentials file `kindling login` writes: `KINDLING_*=value` lines, readable by its owner
 only (0600), in the syntax both systemd's `EnvironmentFile=` and a POSIX shell (`set -a; . FILE`)
-read the same way.
+read the same way. The commands read it back (`read_env_file`): a variable already in the
+environment wins over the file.
 
 Other lines of an existing file are kept (one file holds every platform's credentials); a variable
 the file already sets is replaced only when the caller says so (`--force`). The file is written
@@ -20,6 +21,7 @@ from pathlib import Path
 _BARE = re.compile(r"[A-Za-z0-9._@:/+=,%-]*")
 _ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
 _UNQUOTABLE = re.compile(r"['\\\x00-\x1f\x7f]")
+_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")
 
 
 class EnvFileError(Exception):
@@ -80,3 +82,44 @@ def _replace(path: Path, text: str) -> None:
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise EnvFileError(f"cannot write {path}: {exc.strerror}: nothing written") from None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables the file sets ({} when there is no file), read as systemd's
+    `EnvironmentFile=` does for the lines `write_env_file` writes and the usual hand-written ones:
+    `NAME=value`, `NAME='value'`, `NAME="value"`, `export NAME=value`; blank lines and lines
+    starting with # or ; are skipped. Any other line is an error located `file:line:col` (its
+    text is not shown: it may hold a secret). OSError (e.g. a file this user may not read)
+    passes through."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError:
+        raise EnvFileError(f"{path}:1:1: not a text file of NAME=value lines") from None
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        match = _LINE.fullmatch(line.rstrip())
+        value = _unquoted(match.group(2)) if match else None
+        if match is None or value is None:
+            column = len(line) - len(line.lstrip()) + 1
+            raise EnvFileError(
+                f"{path}:{number}:{column}: expected NAME=value (the line is not shown: it may "
+                "hold a secret)"
+            )
+        values[match.group(1)] = value
+    return values
+
+
+def _unquoted(raw: str) -> str | None:
+    """The value of `raw` (what follows `NAME=`), or None when its quotes do not close."""
+    raw = raw.strip()
+    if raw[:1] in ("'", '"'):
+        if len(raw) < 2 or raw[-1] != raw[0]:
+            return None
+        inner = raw[1:-1]
+        return inner if raw[0] == "'" else re.sub(r'\\(["\\$`])', r"\1", inner)
+    return raw

@@ -4,6 +4,7 @@ run sends nothing, and its outbox and simulated accounts must never read as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.daemon.rows import DRY_RUN_PREFIX
 from bot.publish.budget import Budget
 from bot.publish.states import OutboxState
 from bot.store.engine import Store
+from bot.store.location import sqlite_file_missing
 from bot.store.tables import CandidateRow, OutboxRow, PlatformStateRow
 
 # What `status` lists as recent failures.
@@ -26,7 +28,17 @@ MODES = ("live", "dry-run")
 
 
 def collect_status(config: Config, now: datetime, mode: str = "live") -> dict[str, Any]:
-    """Everything `status` shows; the outbox, amplifications and platforms of `mode` only."""
+    """Everything `status` shows; the outbox, amplifications and platforms of `mode` only.
+    It only reads: a SQLite database that does not exist yet is not created."""
+    if sqlite_file_missing(config.database):
+        note = "no database yet: no daemon has run here (`kindling run` creates it)"
+        return {
+            "daemon": {"running": False, "leader": None, "standbys": [], "last_seen": None}
+            | {"note": note},
+            "database": config.database_url,
+            "initialised": False,
+            "exists": False,
+        }
     store = Store(config.database)
     try:
         if not inspect(store.engine).has_table("outbox"):
@@ -37,7 +49,7 @@ def collect_status(config: Config, now: datetime, mode: str = "live") -> dict[st
             }
         daemon = daemon_liveness(store, now, config.settings.daemon.missed_heartbeats)
         with store.read() as session:
-            outbox = _outbox(session, now, mode)
+            outbox = _outbox(session, now, mode, _shown_link(config))
             other = next(m for m in MODES if m != mode)
             other_counts = _counts(session, other)
             amplification = _amplification(session, mode)
@@ -96,7 +108,24 @@ def _counts(session: Session, mode: str) -> dict[str, int]:
     )
 
 
-def _outbox(session: Session, now: datetime, mode: str) -> dict[str, Any]:
+def _shown_link(config: Config) -> Callable[[OutboxRow], str | None]:
+    """The link `status` shows for a sent row: a Bluesky post's as [bluesky] web_url says, or
+    its at:// URI on a self-hosted PDS (bsky.app would not open it); others' as recorded."""
+    from bot.platforms.bluesky_support import shown_link
+
+    bluesky = config.settings.bluesky
+
+    def link(row: OutboxRow) -> str | None:
+        if row.platform != "bluesky" or row.mode != "live":
+            return row.url
+        return shown_link(bluesky.service_url, bluesky.web_url, row.remote_id, row.url)
+
+    return link
+
+
+def _outbox(
+    session: Session, now: datetime, mode: str, link: Callable[[OutboxRow], str | None]
+) -> dict[str, Any]:
     """Rows per state, the next planned, the latest sent (with links), the latest failures."""
     rows = select(OutboxRow).where(OutboxRow.mode == mode)
     upcoming = session.scalars(
@@ -115,7 +144,7 @@ def _outbox(session: Session, now: datetime, mode: str) -> dict[str, Any]:
     return {
         "counts": _counts(session, mode),
         "next": [_row(r) for r in upcoming],
-        "recent_sent": [_row(r) | {"sent_at": r.sent_at} for r in sent],
+        "recent_sent": [_row(r) | {"sent_at": r.sent_at, "url": link(r)} for r in sent],
         "recent_failures": [_row(r) | {"reason": r.reason} for r in failures],
     }
 
@@ -169,9 +198,12 @@ def print_status(report: dict[str, Any], console: Console) -> None:
     for line in liveness_lines(report["daemon"]):
         console.print(line, markup=False)
     if not report["initialised"]:
-        console.print(
-            f"No posts yet: the database {report['database']} has not been used by `kindling run`."
+        unused = (
+            "has not been used by `kindling run`"
+            if report.get("exists", True)
+            else "does not exist yet (`kindling run` or `kindling db upgrade` creates it)"
         )
+        console.print(f"No posts yet: the database {report['database']} {unused}.")
         return
     dry = report["mode"] == "dry-run"
     title = "Outbox (dry runs: nothing was sent)" if dry else "Outbox"

@@ -79,9 +79,11 @@ class BlueskyPlatform:
         session_path: Path,
         timeout: float,
         clock: Clock | None = None,
+        web_url: str = "",
     ) -> None:
         self._clock = clock or SystemClock()  # the rate-limit gate and resets read this clock
         self.service_url = service_url.rstrip("/")
+        self._web_url = web_url  # [bluesky] web_url: where a post of the account is seen
         self.handle = handle.removeprefix("@").lower()
         self._password = password
         self._session_file = sup.SessionFile(session_path, self.service_url, self.handle)
@@ -114,6 +116,7 @@ class BlueskyPlatform:
             session_path=config.data_dir / SESSION_FILE,
             timeout=settings.timeout_seconds,
             clock=clock,
+            web_url=settings.web_url,
         )
 
     def __repr__(self) -> str:
@@ -389,9 +392,10 @@ class BlueskyPlatform:
         return models.ComAtprotoRepoStrongRef.Main(uri=found.uri, cid=found.cid or "")
 
     def _published(self, refs: list[Any], slot: datetime) -> Published:
+        bsky_app = sup.post_url(self.handle, refs[0].uri)
         return Published(
             remote_id=refs[0].uri,
-            url=sup.post_url(self.handle, refs[0].uri),
+            url=sup.shown_link(self.service_url, self._web_url, refs[0].uri, bsky_app) or bsky_app,
             created_at=slot,
             thread_ids=tuple(ref.uri for ref in refs[1:]),
         )

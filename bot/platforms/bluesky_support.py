@@ -8,11 +8,13 @@ import email.utils
 import json
 import mimetypes
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bot.platforms import bluesky_richtext as rt
 from bot.platforms.base import (
@@ -157,6 +159,28 @@ def split_uri(uri: str) -> tuple[str, str, str]:
 def post_url(handle: str, uri: str) -> str:
     """Where a person sees the post: https://bsky.app/profile/HANDLE/post/RKEY."""
     return f"https://bsky.app/profile/{handle}/post/{split_uri(uri)[2]}"
+
+
+def on_public_network(service_url: str) -> bool:
+    """Whether the PDS is Bluesky's own (bsky.social, or one of its *.bsky.network hosts), whose
+    posts bsky.app shows. A self-hosted PDS's may not be there."""
+    host = urlsplit(service_url).hostname or ""
+    return host == "bsky.social" or host.endswith(".bsky.network")
+
+
+def shown_link(service_url: str, web_url: str, uri: str | None, stored: str | None) -> str | None:
+    """The address to show for the account's own post `uri` (at://), recorded as `stored`: the
+    `[bluesky] web_url` template filled in ({handle}, {did}, {rkey}) when one is set; else the
+    recorded bsky.app link on the public network, and elsewhere the at:// URI itself (a bsky.app
+    link would not open a self-hosted PDS's post)."""
+    try:
+        did, _, rkey = split_uri(uri or "")
+    except Rejected:  # a dry run's row, or no record
+        return stored
+    if web_url:
+        recorded = re.fullmatch(r"https://bsky\.app/profile/([^/]+)/post/[^/]+", stored or "")
+        return web_url.format(handle=recorded.group(1) if recorded else did, did=did, rkey=rkey)
+    return stored if on_public_network(service_url) else uri
 
 
 def field(obj: Any, *names: str) -> Any:

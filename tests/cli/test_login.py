@@ -111,6 +111,10 @@ def test_an_existing_token_is_replaced_only_with_force_and_other_lines_kept(
     )
     assert mode(env) == 0o600
     assert [p.name for p in env.parent.iterdir()] == ["k.env"]  # no temporary file left
+    # The other commands read [paths] env_file, not this file: said, with the setting to change.
+    assert f"note: {env} is not [paths] env_file ({project / 'kindling.env'}): set env_file" in (
+        result.output
+    )
 
 
 def test_bluesky_login_that_cannot_reach_the_pds_writes_nothing(

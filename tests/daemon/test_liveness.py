@@ -270,3 +270,52 @@ def test_status_before_any_daemon_ran_says_so(tmp_path):
     shown = status(project)
     assert shown.returncode == 3
     assert shown.stdout.splitlines()[0] == "NOT RUNNING: no daemon has run on this database yet"
+
+
+def test_with_the_default_heartbeat_a_killed_daemon_is_not_running_within_a_minute(
+    tmp_path, monkeypatch
+):
+    """The done-when of issue 17 with config.toml's defaults ([daemon] heartbeat every 10 s, 3
+    missed): after kill -9, `kindling status` on this host says NOT RUNNING at once (the pid is
+    gone), and seen from another machine (no pid to look at: PostgreSQL, another container)
+    the heartbeat alone says so within a minute of the kill."""
+    project, log = make_project(tmp_path), tmp_path / "run.log"
+    (project / "config.toml").write_text('[logging]\nlevel = "INFO"\n', encoding="utf-8")
+    env = environment() | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with log.open("a") as out:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--dry-run"],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    url = f"sqlite:///{project / 'data' / 'kindling.sqlite3'}"
+    try:
+        running = until(lambda: answer(project, 0), "status says running", 60, log)
+        assert running["daemon"]["leader"]["every_seconds"] == 10.0
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=30)
+        killed = time.monotonic()
+        here = status(project)
+        assert here.returncode == 3 and here.stdout.startswith("NOT RUNNING: last seen ")
+        assert f"pid {daemon.pid} is gone" in here.stdout.splitlines()[0]
+
+        monkeypatch.setattr(socket, "gethostname", lambda: "another-machine")
+        store = Store(url)
+        try:
+            stale = until(
+                lambda: not daemon_liveness(store, datetime.now(UTC), 3)["running"],
+                "NOT RUNNING seen from another machine",
+                60,
+                log,
+            )
+            assert stale and time.monotonic() - killed < 60
+            seen = daemon_liveness(store, datetime.now(UTC), 3)["last_seen"]
+            assert seen["gone"] == "no heartbeat for over 30 s"
+        finally:
+            store.dispose()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()

@@ -92,7 +92,8 @@ def test_welsh_post_with_link_hashtag_and_mention(bot, reader, bluesky_network):
     assert spans["https://example.org/llythyr"]["uri"] == "https://example.org/llythyr"
     assert spans["#CymruWyrdd"]["tag"] == "CymruWyrdd"
     assert spans["@target.test"]["did"] == target.did
-    assert published.url.startswith("https://bsky.app/profile/kindling.test/post/")
+    # A PDS of its own (not bsky.social): bsky.app would not open the post, its at:// URI does.
+    assert published.url == published.remote_id and published.url.startswith("at://did:plc:")
 
 
 def test_unresolvable_mention_is_rejected_and_nothing_is_posted(bot, reader, bluesky_network):
