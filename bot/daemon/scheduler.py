@@ -29,6 +29,7 @@ from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
 from bot.daemon.heartbeat import HANG_HOOK, Heartbeat, hang_when
 from bot.daemon.leader import LeaderLock
+from bot.daemon.outlook import OutlookKeeper
 from bot.daemon.parts import amplify_runner, engagement_poller
 from bot.daemon.rows import has_history, log_fields, record_platform_state
 from bot.daemon.start_summary import activity_line, summary_lines
@@ -77,6 +78,7 @@ class Daemon:
         auth_retry: timedelta = AUTH_RETRY,
         only: list[Path] | None = None,
         notifier: SystemdNotifier | None = None,
+        engagement_every: timedelta | None = None,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
@@ -106,6 +108,10 @@ class Daemon:
         self.engagement = engagement_poller(
             config, self.store, self.budget, self.platforms, self.registry, self.clock
         )
+        cycle = engagement_every or timedelta(seconds=config.settings.engagement.cycle_seconds)
+        self.engagement_every = cycle  # the outlook reckons its cycles in clock time:
+        speed = self.clock.speed if isinstance(self.clock, AcceleratedClock) else 1.0
+        self.outlook = OutlookKeeper(self.store, self.budget, config.settings, cycle * speed)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -174,9 +180,8 @@ class Daemon:
         ]
         if not self.dry_run:
             # Metrics of the bot's own posts and responses from targets (live posts only).
-            jobs.append(
-                Job("engagement", self.engagement.run_cycle, settings.engagement.cycle_seconds)
-            )
+            every = self.engagement_every.total_seconds()
+            jobs.append(Job("engagement", self.engagement.run_cycle, every))
         if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
             minutes = settings.amplify.discovery_every_minutes
             jobs.append(Job("amplify", self.amplify, minutes * 60, at_once=True))
@@ -268,6 +273,7 @@ class Daemon:
                     inserted,
                     cancelled,
                 )
+        self.outlook.refresh(self.registry.campaigns(), now)  # the X budget's reservation
 
     def amplify(self) -> None:
         """One discovery pass: supporters' posts found, judged, and planned into the outbox."""
@@ -288,6 +294,7 @@ class Daemon:
 
     def reload(self) -> None:
         if self.registry.reload():
+            self.outlook.stale = True
             self.plan()
             self.amplifier.withdraw_blocked(self.registry.campaigns(), self.clock.now())
             self.notice_new_rows()

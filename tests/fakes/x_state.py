@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.x_bill import XBill
 from tests.fakes.x_entities import Link, entities, hashtags, links_in
 
 WINDOW = 900  # seconds: X's 15-minute rate-limit window
@@ -144,6 +145,7 @@ class XFakeState:
         self.lock = threading.RLock()
         self._seq = 0
         self.release = threading.Event()
+        self.bill = XBill()  # every billed call at the prices (x_bill.py)
         self.reset()
 
     def reset(self) -> None:
@@ -165,6 +167,7 @@ class XFakeState:
             self.retweets: dict[str, str] = {}  # source post id -> the account's retweet id
             self.likes: dict[str, datetime] = {}  # post id -> when the account liked it, in order
             self.reads: dict[str, int] = {}  # route -> posts returned (X bills per post read)
+            self.bill.clear()  # the prices stay as the test set them
 
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
         """Answer the next `count` matching calls with a fault (see `Fault` for the options)."""
