@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.checks.registry import ActiveCampaign
 from bot.config import Settings
-from bot.daemon.x_costs import cadence_of, optional_reads_per_day
+from bot.daemon.x_costs import PlannedCharge, cadence_of, optional_reads_per_day
 from bot.publish.budget import Budget, Outlook, next_month_start, post_cost
 from bot.publish.states import OutboxState
 from bot.publish.timeline import planned_posts
@@ -24,8 +24,8 @@ log = logging.getLogger("kindling.daemon")
 
 def x_posts_planned(
     campaigns: Sequence[ActiveCampaign], settings: Settings, start: datetime, end: datetime
-) -> list[tuple[datetime, float]]:
-    """(due, USD) of every X post the campaigns plan in [start, end)."""
+) -> list[PlannedCharge]:
+    """Every X post the campaigns plan in [start, end), with its charge."""
     planned = []
     for active in campaigns:
         if "x" not in active.loaded.campaign.platforms:
@@ -34,7 +34,7 @@ def x_posts_planned(
             slot = post.slot
             cost = post_cost(slot.platform, post.text, settings.x.prices, post.thread)
             if cost is not None:
-                planned.append((slot.due, cost.usd))
+                planned.append(PlannedCharge(slot.due.astimezone(UTC), cost.kind, cost.usd))
     return planned
 
 
@@ -67,11 +67,15 @@ def month_outlook(
     price = settings.x.prices.own_read
     reads = [
         (at, price)
-        for sent_at in [*sent, *(due for due, _ in posts)]
+        for sent_at in [*sent, *(post.due for post in posts)]
         for at in cadence.read_times(sent_at, now, cycle, end)
     ]
     optional = optional_reads_per_day(settings, [a.loaded.campaign for a in campaigns])
-    return Outlook(tuple(posts), tuple(reads), sum(optional.values()) * settings.x.prices.read)
+    return Outlook(
+        tuple((post.due, post.usd) for post in posts),
+        tuple(reads),
+        sum(optional.values()) * settings.x.prices.read,
+    )
 
 
 class OutlookKeeper:

@@ -10,6 +10,7 @@ import html
 import json
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -146,6 +147,11 @@ class XFakeState:
         self._seq = 0
         self.release = threading.Event()
         self.bill = XBill()  # every billed call at the prices (x_bill.py)
+        # X's time for new posts: a test on an accelerated clock gives the daemon's clock.
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # X refuses a text identical to a *recent* post of the account, "recent" unpublished:
+        # None takes every earlier post; a test may take a window (of `now`'s time).
+        self.duplicate_window: timedelta | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -264,7 +270,7 @@ class XFakeState:
         quote_of: str | None,
         created_at: datetime | None = None,
     ) -> FakePost:
-        now = created_at or datetime.now(UTC)
+        now = created_at or self.now()
         text = unicodedata.normalize("NFC", text)
         shown, links = links_in(text, shorten=self.shorten_urls)
         post = FakePost(self.next_id(now), shown, text, author_id, now, media_ids)
