@@ -57,6 +57,8 @@ def next_month_start(now: datetime) -> datetime:
     return (month_start(now) + timedelta(days=32)).replace(day=1)
 
 
+# Posts due this long ago stay reserved (a post may go out up to its max_delay after its slot).
+RESERVE_BACK = timedelta(hours=1)
 # The most the metrics cadence is stretched when money runs short (each interval times this).
 MAX_STRETCH = 48.0
 
@@ -92,9 +94,10 @@ class Budget:
         _MONTHLY_BUDGETS["x"] = monthly_usd
 
     def reserved(self, now: datetime) -> float:
-        """USD of the month's X posts still to come, which reads may not spend."""
-        end = next_month_start(now)
-        return sum(usd for due, usd in self.outlook.posts if now <= due < end)
+        """USD of the month's X posts still to come, which reads may not spend: from an hour
+        back, as a post due a moment ago may not be sent yet (one sent counts twice meanwhile)."""
+        end, since = next_month_start(now), now - RESERVE_BACK
+        return sum(usd for due, usd in self.outlook.posts if since <= due < end)
 
     def headroom(self, platform: str, now: datetime) -> float:
         """What reads on `platform` may still spend this month: the budget less what is spent
