@@ -3,13 +3,14 @@ with the budget's warnings. The figures come from bot/daemon/x_costs.py."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from bot.daemon.x_costs import KINDS, OPTIONAL, XCosts, run_out_day
+from bot.publish.timeline import TimelineEntry
 
 LABELS = {
     "post": "posts",
@@ -29,11 +30,15 @@ SHORT = {
     "listening": "listen",
     "reconciliation": "reconcile",
 }
-POSTS = ("post", "post_with_link")
 
 
-def costs_json(costs: XCosts, budget: float) -> dict[str, Any]:
-    posts_run_out = run_out_day(costs, POSTS, budget)
+def posts_run_out(entries: list[TimelineEntry]) -> date | None:
+    """The UTC day of the first planned post the budget would stop, if any."""
+    stopped = [e.post.slot.due for e in entries if e.status != "post"]
+    return min(stopped).astimezone(UTC).date() if stopped else None
+
+
+def costs_json(costs: XCosts, budget: float, posts_day: date | None) -> dict[str, Any]:
     all_run_out = run_out_day(costs, KINDS, budget)
     return {
         "kinds": list(KINDS),
@@ -44,15 +49,14 @@ def costs_json(costs: XCosts, budget: float) -> dict[str, Any]:
         ],
         "days": costs.by_day(),
         "monthly_budget_usd": budget,
-        "posts_alone_run_out": posts_run_out.isoformat() if posts_run_out else None,
+        "posts_alone_run_out": posts_day.isoformat() if posts_day else None,
         "reads_cut_from": all_run_out.isoformat() if all_run_out else None,
     }
 
 
-def warnings(costs: XCosts, budget: float) -> list[str]:
+def warnings(costs: XCosts, budget: float, posts_day: date | None) -> list[str]:
     """What an organiser must hear before the month starts."""
     said = []
-    posts_day = run_out_day(costs, POSTS, budget)
     if posts_day is not None:
         said.append(
             f"WARNING: the planned X posts alone cost more than the ${budget:.2f} monthly budget: "
@@ -69,7 +73,15 @@ def warnings(costs: XCosts, budget: float) -> list[str]:
     return said
 
 
-def print_costs(costs: XCosts, budget: float, console: Console, *, daily: bool = True) -> None:
+def print_costs(
+    costs: XCosts,
+    budget: float,
+    read_price: float,
+    console: Console,
+    posts_day: date | None,
+    *,
+    daily: bool = True,
+) -> None:
     if daily:
         table = Table(title="X cost forecast per day (UTC), USD; links: posts with links")
         table.add_column("day", no_wrap=True)
@@ -89,7 +101,14 @@ def print_costs(costs: XCosts, budget: float, console: Console, *, daily: bool =
             f"X cost forecast {month}: ${usd['total']:.2f} of the ${budget:.2f} budget ({parts})",
             soft_wrap=True,
         )
-    for line in warnings(costs, budget):
+    polls = sum(units["mentions"] for units in costs.units.values())
+    console.print(
+        f"Responses polling: {polls} polls, X bills ${read_price:.3f} per mention they "
+        "return (none counted: no one knows them in advance). Reconciliation: only after an "
+        "interrupted send, each lookup reading at most 200 of the account's own posts.",
+        soft_wrap=True,
+    )
+    for line in warnings(costs, budget, posts_day):
         console.print(line, soft_wrap=True, style="bold red" if "WARNING" in line else None)
 
 

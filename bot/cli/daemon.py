@@ -154,7 +154,7 @@ def _clock(zone: ZoneInfo, start: str | None, speed: float) -> Clock:
 def simulate(config: Config, campaign: str, start: str | None, days: int, as_json: bool) -> None:
     """The exact timeline the daemon would follow for CAMPAIGN, with the X spend forecast."""
     from bot.amplify.forecast import amplification_forecast, describe
-    from bot.cli.costs import costs_json, print_costs
+    from bot.cli.costs import costs_json, posts_run_out, print_costs
     from bot.daemon.x_costs import forecast as forecast_costs
     from bot.daemon.x_costs import planned_charges
     from bot.engagement.forecast import describe as describe_listening
@@ -179,7 +179,7 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
         _name_cards(active, timeline["posts"], entries)
         if listening is not None:  # only when a campaign listens on X: no key otherwise
             timeline["listening"] = listening
-        timeline["x_costs"] = costs_json(costs, budget)
+        timeline["x_costs"] = costs_json(costs, budget, posts_run_out(entries))
         click.echo(json.dumps(timeline, indent=2, ensure_ascii=False))
         return
     _print_timeline(active, begin, days, entries)
@@ -192,7 +192,7 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
         click.echo(describe(forecast, days))
     if listening is not None:
         click.echo(describe_listening(listening, days))
-    print_costs(costs, budget, console())
+    print_costs(costs, budget, config.settings.x.prices.read, console(), posts_run_out(entries))
 
 
 def _timeline_json(

@@ -39,7 +39,7 @@ def x_month(config: Config, store: Store, now: datetime) -> dict[str, Any]:
         "rest_of_month_usd": by_kind,
         "projected_month_end_usd": round(spent + rest.total(), 4),
         "metrics_stretch": round(plan.stretch, 2),
-        "optional_reads": plan.optional,
+        "optional_reads": plan.optional or not budget.outlook.optional_per_day,
     }
 
 
@@ -53,6 +53,8 @@ def x_month_lines(month: dict[str, Any]) -> list[str]:
             else f" ({month.get('projection', 'not projected')})"
         )
     ]
+    if month.get("projected_month_end_usd", 0) > month["budget_usd"]:
+        lines[0] += " at the normal read cadence (the daemon reads less to stay within budget)"
     if "rest_of_month_usd" in month:
         parts = ", ".join(f"{k} ${v:.2f}" for k, v in month["rest_of_month_usd"].items())
         lines.append(f"  rest of the month by kind (optional reads at most): {parts}")

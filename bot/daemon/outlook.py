@@ -80,7 +80,8 @@ def month_outlook(
 
 class OutlookKeeper:
     """Keeps `budget.outlook` current: rebuilt when the campaigns change, at each new month,
-    and every `every` of clock time (posts sent meanwhile, rows cancelled)."""
+    and every `every` of clock time (posts sent meanwhile). A rebuild plans the rest of the
+    month, so not more often: the planned posts do not change between reloads."""
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class OutlookKeeper:
         budget: Budget,
         settings: Settings,
         cycle: timedelta,
-        every: timedelta = timedelta(hours=6),
+        every: timedelta = timedelta(days=1),
     ) -> None:
         self.store, self.budget, self.settings = store, budget, settings
         self.cycle, self.every = cycle, every
