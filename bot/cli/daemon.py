@@ -174,6 +174,8 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     charges = planned_charges(entries, config.settings)
     costs = forecast_costs(config.settings, [model], charges, begin, end)
     budget = config.settings.x.monthly_budget_usd
+    if model.x_budget_usd is not None:  # the campaign's own, when lower, stops it first
+        budget = min(budget, model.x_budget_usd)
     if as_json:
         timeline = _timeline_json(model, begin, days, total, forecast, entries)
         _name_cards(active, timeline["posts"], entries)
