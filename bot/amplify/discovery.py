@@ -263,12 +263,13 @@ class Discovery:
         """How many posts the next X page may return within today's reads and the budget."""
         left = self.settings.x_reads_per_day - x_reads_today(self.store, now)
         limit = max(0, min(100, left))
-        if limit and self.prices.read:
-            refusal = self.budget.refusal(
-                Cost("read", limit * self.prices.read), "x", sources.campaign_id, None, now
-            )
-            if refusal:
-                return 0
+        # An optional read: only from what the month's planned posts and metrics leave.
+        if (
+            limit
+            and self.prices.read
+            and self.budget.read_refusal(limit * self.prices.read, now, optional=True)
+        ):
+            return 0
         return limit
 
     def _charge_x_reads(self, campaign_id: str, reads: int, now: datetime) -> None:

@@ -154,6 +154,9 @@ def _clock(zone: ZoneInfo, start: str | None, speed: float) -> Clock:
 def simulate(config: Config, campaign: str, start: str | None, days: int, as_json: bool) -> None:
     """The exact timeline the daemon would follow for CAMPAIGN, with the X spend forecast."""
     from bot.amplify.forecast import amplification_forecast, describe
+    from bot.cli.costs import costs_json, posts_run_out, print_costs
+    from bot.daemon.x_costs import forecast as forecast_costs
+    from bot.daemon.x_costs import planned_charges
     from bot.engagement.forecast import describe as describe_listening
     from bot.engagement.forecast import listening_forecast
     from bot.publish.timeline import simulate as simulate_timeline
@@ -163,27 +166,35 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
     zone = ZoneInfo(model.timezone)
     first = max(datetime.now(UTC), model.active.start_local().replace(tzinfo=zone).astimezone(UTC))
     begin = parse_moment(start, zone, datetime.now(UTC)) if start else first
-    entries = simulate_timeline(active, begin, begin + timedelta(days=days), config.settings)
+    end = begin + timedelta(days=days)
+    entries = simulate_timeline(active, begin, end, config.settings)
     total = sum(e.cost_usd for e in entries if e.status == "post")
     forecast = amplification_forecast(model, config.settings, days)
     listening = listening_forecast(model, config.settings, days, start=begin)
+    charges = planned_charges(entries, config.settings)
+    costs = forecast_costs(config.settings, [model], charges, begin, end)
+    budget = config.settings.x.monthly_budget_usd
+    if model.x_budget_usd is not None:  # the campaign's own, when lower, stops it first
+        budget = min(budget, model.x_budget_usd)
     if as_json:
         timeline = _timeline_json(model, begin, days, total, forecast, entries)
         _name_cards(active, timeline["posts"], entries)
         if listening is not None:  # only when a campaign listens on X: no key otherwise
             timeline["listening"] = listening
+        timeline["x_costs"] = costs_json(costs, budget, posts_run_out(entries))
         click.echo(json.dumps(timeline, indent=2, ensure_ascii=False))
         return
     _print_timeline(active, begin, days, entries)
     stopped = sum(e.status != "post" for e in entries)
     click.echo(
-        f"X spend forecast: ${total:.2f} (monthly budget ${config.settings.x.monthly_budget_usd:.2f})"
+        f"X spend forecast, posts: ${total:.2f} (monthly budget ${budget:.2f})"
         + (f"; {stopped} X post(s) would be stopped by the budget" if stopped else "")
     )
     if forecast is not None:
         click.echo(describe(forecast, days))
     if listening is not None:
         click.echo(describe_listening(listening, days))
+    print_costs(costs, budget, config.settings.x.prices.read, console(), posts_run_out(entries))
 
 
 def _timeline_json(

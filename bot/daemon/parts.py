@@ -1,5 +1,5 @@
-"""The daemon's long-lived parts that only need building: amplification, engagement, and the
-weekly report."""
+"""The daemon's long-lived parts that only need building: amplification, engagement, the
+weekly report, and the budget's outlook of the month."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import timedelta
 from bot.amplify.discovery import Discovery
 from bot.amplify.runner import AmplifyRunner
 from bot.checks.registry import CampaignRegistry
-from bot.clock import Clock
+from bot.clock import AcceleratedClock, Clock
 from bot.config import Config
+from bot.daemon.outlook import OutlookKeeper
 from bot.daemon.weekly import WeeklyReports
 from bot.engagement.cadence import adaptive_cadence
 from bot.engagement.poller import Cadence, EngagementPoller
@@ -62,3 +63,11 @@ def weekly_reports(
     return WeeklyReports(
         config, store, lambda: [active.loaded.campaign for active in registry.campaigns()], clock
     )
+
+
+def month_outlook(
+    config: Config, store: Store, budget: Budget, clock: Clock, cycle: timedelta
+) -> OutlookKeeper:
+    """The budget's outlook of the month; it reckons the engagement cycles in clock time."""
+    speed = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
+    return OutlookKeeper(store, budget, config.settings, cycle * speed)

@@ -29,7 +29,7 @@ from bot.clock import AcceleratedClock, Clock, SystemClock
 from bot.config import Config
 from bot.daemon.heartbeat import HANG_HOOK, Heartbeat, hang_when
 from bot.daemon.leader import LeaderLock
-from bot.daemon.parts import amplify_runner, engagement_poller, weekly_reports
+from bot.daemon.parts import amplify_runner, engagement_poller, month_outlook, weekly_reports
 from bot.daemon.rows import has_history, log_fields, record_platform_state
 from bot.daemon.start_summary import activity_line, summary_lines
 from bot.daemon.systemd_notify import SystemdNotifier
@@ -77,6 +77,7 @@ class Daemon:
         auth_retry: timedelta = AUTH_RETRY,
         only: list[Path] | None = None,
         notifier: SystemdNotifier | None = None,
+        engagement_every: timedelta | None = None,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
@@ -107,6 +108,9 @@ class Daemon:
             config, self.store, self.budget, self.platforms, self.registry, self.clock
         )
         self.weekly = weekly_reports(config, self.store, self.registry, self.clock)
+        cycle = engagement_every or timedelta(seconds=config.settings.engagement.cycle_seconds)
+        self.engagement_every = cycle
+        self.outlook = month_outlook(config, self.store, self.budget, self.clock, cycle)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -176,9 +180,8 @@ class Daemon:
         ]
         if not self.dry_run:
             # Metrics of the bot's own posts and responses from targets (live posts only).
-            jobs.append(
-                Job("engagement", self.engagement.run_cycle, settings.engagement.cycle_seconds)
-            )
+            every = self.engagement_every.total_seconds()
+            jobs.append(Job("engagement", self.engagement.run_cycle, every))
             if settings.report.weekly_email:  # a dry run must not take a week's report
                 jobs.append(Job("weekly-report", self.weekly.run, self.weekly.every_seconds))
         if any(active.loaded.campaign.amplify for active in self.registry.campaigns()):
@@ -272,6 +275,7 @@ class Daemon:
                     inserted,
                     cancelled,
                 )
+        self.outlook.refresh(self.registry.campaigns(), now)  # the X budget's reservation
 
     def amplify(self) -> None:
         """One discovery pass: supporters' posts found, judged, and planned into the outbox."""
@@ -292,6 +296,7 @@ class Daemon:
 
     def reload(self) -> None:
         if self.registry.reload():
+            self.outlook.stale = True
             self.plan()
             self.amplifier.withdraw_blocked(self.registry.campaigns(), self.clock.now())
             self.notice_new_rows()

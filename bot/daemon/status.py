@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.daemon.liveness import daemon_liveness, liveness_lines
+from bot.daemon.month_status import x_month, x_month_lines
 from bot.daemon.rows import DRY_RUN_PREFIX
 from bot.publish.budget import Budget
 from bot.publish.states import OutboxState
@@ -72,6 +73,7 @@ def collect_status(config: Config, now: datetime, mode: str = "live") -> dict[st
             "other_mode": {"mode": other, "counts": other_counts},
             "x_spend_this_month_usd": round(budget.spent("x", now), 4),
             "x_monthly_budget_usd": config.settings.x.monthly_budget_usd,
+            "x_month": x_month(config, store, now) if mode == "live" else None,
             "platforms": platforms,
         }
     finally:
@@ -213,9 +215,13 @@ def print_status(report: dict[str, Any], console: Console) -> None:
         shown = "kindling status --dry-run" if other["mode"] == "dry-run" else "kindling status"
         kind = "dry runs, kept apart" if other["mode"] == "dry-run" else "live"
         console.print(f"Outbox ({kind}; see `{shown}`): {_counted(other['counts'])}")
-    console.print(
-        f"X spend this month: ${report['x_spend_this_month_usd']:.3f} of ${report['x_monthly_budget_usd']:.2f}"
-    )
+    if report.get("x_month"):
+        for line in x_month_lines(report["x_month"]):
+            console.print(line, markup=False, soft_wrap=True)
+    else:
+        console.print(
+            f"X spend this month: ${report['x_spend_this_month_usd']:.3f} of ${report['x_monthly_budget_usd']:.2f}"
+        )
     for title, rows in (
         ("Next due posts", report["next"]),
         ("Recent failures", report["recent_failures"]),

@@ -219,12 +219,12 @@ class Listener:
                 f"([engagement] listen_x_reads_per_day; a page holds up to {X_PAGE})"
             )
             return False
-        spent = self.budget.spent("x", now)
-        if spent + self.read_price * X_PAGE <= self.budget.monthly_usd + 1e-9:
+        # An optional read: only from what the month's planned posts and metrics leave.
+        refusal = self.budget.read_refusal(self.read_price * X_PAGE, now, optional=True)
+        if refusal is None:
             return True
         report.stopped = (
-            f"x monthly budget reached: ${spent:.3f} spent of ${self.budget.monthly_usd:.2f}; "
-            f"a page of {X_PAGE} posts costs ${self.read_price * X_PAGE:.3f}"
+            f"{refusal}; a page of {X_PAGE} posts costs ${self.read_price * X_PAGE:.3f}"
         )
         return False
 

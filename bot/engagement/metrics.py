@@ -63,6 +63,38 @@ class Cadence:
                 return every
         return None
 
+    def stretched(self, factor: float) -> Cadence:
+        """The same stages read `factor` times less often (the budget's saving when money runs
+        short); posts stop being read at the same age. A factor of 1 or less: unchanged."""
+        if factor <= 1:
+            return self
+        return Cadence(tuple((until, every * factor) for until, every in self.stages))
+
+    def read_times(
+        self, sent_at: datetime, first_cycle: datetime, cycle: timedelta, until: datetime
+    ) -> list[datetime]:
+        """When a poller whose cycles run at `first_cycle` + k * `cycle` reads a post sent at
+        `sent_at`, before `until`: `is_due` asked at each cycle, as the poller asks it."""
+        if cycle <= timedelta(0):
+            raise ValueError("the cycle must be positive")
+        end = min(until, sent_at + self.stop_after + cycle)
+        k = max(0, math.ceil((sent_at - first_cycle) / cycle))
+        at, last, times = first_cycle + k * cycle, None, []
+        while at < end:
+            every = self.interval(at - sent_at)
+            if every is None:
+                break
+            if self.is_due(sent_at, last, at):
+                times.append(at)
+                last = at
+                age = at - sent_at  # no later stage reads sooner than its own interval
+                soonest = min(e for until, e in self.stages if until >= age)
+                k = max(k + 1, math.ceil((last + soonest - first_cycle) / cycle))
+            else:
+                k += 1
+            at = first_cycle + k * cycle
+        return times
+
     def is_due(self, sent_at: datetime, last_at: datetime | None, now: datetime) -> bool:
         every = self.interval(now - sent_at)
         if every is None:
@@ -210,7 +242,8 @@ def poll_metrics(
     report = MetricsReport(platform.name, due=len(rows))
     size = max(1, int(platform.metrics_batch))
     price = prices.own_read if prices is not None and platform.name == "x" else 0.0
-    spent = budget.spent(platform.name, now) if budget is not None and price else 0.0
+    # Reads spend only what the month's planned posts leave (Budget.headroom).
+    left = budget.headroom(platform.name, now) if budget is not None and price else 0.0
     batches = range(0, len(rows), size)
     starts: Iterable[int] = batches
     if show_progress:  # `kindling engagement poll` on a terminal (a backfill), not the daemon
@@ -218,13 +251,14 @@ def poll_metrics(
     for start in starts:
         batch = list(rows[start : start + size])
         if budget is not None and price:
-            affordable = math.floor((budget.monthly_usd - spent) / price + 1e-9)
+            affordable = math.floor(left / price + 1e-9)
             if affordable < len(batch):
                 batch = batch[: max(affordable, 0)]
                 report.stopped = (
-                    f"{platform.name} monthly budget reached: ${spent:.3f} spent of "
-                    f"${budget.monthly_usd:.2f}; {len(rows) - report.polled - len(batch)} "
-                    f"post(s) not polled this cycle (${price:.3f} a read)"
+                    f"{platform.name} monthly budget reached: ${max(left, 0):.3f} left for reads after "
+                    f"the month's planned posts (${budget.monthly_usd:.2f} budget); "
+                    f"{len(rows) - report.polled - len(batch)} post(s) not polled this cycle "
+                    f"(${price:.3f} a read)"
                 )
                 if not batch:
                     break
@@ -247,7 +281,7 @@ def poll_metrics(
         usd = _write_snapshots(store, batch, found, now, price)
         report.snapshots += len({m.remote_id for m in found} & {r.remote_id for r in batch})
         report.usd += usd
-        spent += usd
+        left -= usd
         if report.stopped:
             break
     return report

@@ -160,9 +160,15 @@ class EngagementPoller:
             return False
         if self._waiting(name, kind, now, report):
             return False
-        if name == "x" and self.budget.spent(name, now) >= self.budget.monthly_usd - 1e-9:
-            report.skipped[f"{name} {kind}"] = "X monthly budget reached"
-            return False
+        if name == "x":
+            # Optional reads (listening) stop first; mentions while any headroom is left.
+            plan = self.budget.read_plan(now)
+            if plan.headroom <= 1e-9:
+                report.skipped[f"{name} {kind}"] = "X budget: nothing left after planned posts"
+                return False
+            if kind == "listen" and not plan.optional:
+                report.skipped[f"{name} {kind}"] = "X budget short: optional reads paused"
+                return False
         return True
 
     def _read(
@@ -189,8 +195,12 @@ class EngagementPoller:
             log.warning("%s: listening stopped: %s", name, listened.stopped)
 
     def due(self, platform: str, now: datetime) -> list[DuePost]:
+        """Posts due a snapshot; on X the cadence is stretched when money runs short."""
+        cadence = self.cadence
+        if platform == "x":
+            cadence = cadence.stretched(self.budget.read_plan(now).stretch)
         stillness = self.stillness.setdefault(platform, Stillness())
-        return due_posts(self.store, now, self.cadence, platform, self.adaptive, stillness)
+        return due_posts(self.store, now, cadence, platform, self.adaptive, stillness)
 
     def _waiting(self, name: str, kind: str, now: datetime, report: CycleReport) -> bool:
         until = self.paused_until.get((name, kind))

@@ -192,6 +192,18 @@ def http_date(value: str | None) -> datetime | None:
 
 
 @runtime_checkable
+class BillsOwnReads(Protocol):
+    """An adapter whose network bills reading the account's own posts (X): reconciliation
+    charges what its lookups read."""
+
+    most_reads_per_lookup: int  # the most own posts one `find_published` reads
+
+    def take_own_reads(self) -> int:
+        """Own posts this thread's calls read since the last take."""
+        ...
+
+
+@runtime_checkable
 class Platform(Protocol):
     name: str
     metrics_batch: int  # the most ids one metrics call takes (X 100, Bluesky 25)

@@ -17,6 +17,7 @@ import html
 import logging
 import mimetypes
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -101,6 +102,7 @@ class XPlatform:
 
     name = "x"
     metrics_batch = 100
+    most_reads_per_lookup = RECONCILE_LIMIT
     combines_terms = True  # X's search takes every term in one query, joined by OR
 
     def __init__(
@@ -128,6 +130,7 @@ class XPlatform:
             consumer_key, consumer_secret, access_token, access_token_secret
         ).apply_auth()
         self._account: Account | None = None
+        self._own_reads = threading.local()  # own posts read by this thread's calls, unbilled
 
     @classmethod
     def from_config(cls, config: Config, clock: Clock | None = None) -> XPlatform:
@@ -232,6 +235,16 @@ class XPlatform:
             OwnPost(str(d["id"]), html.unescape(d["text"]), created_at(d), self._url(str(d["id"])))
             for d in self._own_posts(limit, retweets=False)
         ]
+
+    def take_own_reads(self) -> int:
+        """The account's own posts (and likes) this thread's calls read since the last take:
+        what reconciliation's lookups cost, which X bills per post read."""
+        count = int(getattr(self._own_reads, "count", 0))
+        self._own_reads.count = 0
+        return count
+
+    def _count_own_reads(self, count: int) -> None:
+        self._own_reads.count = int(getattr(self._own_reads, "count", 0)) + count
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
         """Counts for the posts that still exist, in calls of at most `metrics_batch` ids."""
@@ -365,6 +378,7 @@ class XPlatform:
                 self._me().id, max_results=LIKES_READ, user_auth=True
             )
             liked = {str(t.data["id"]) for t in response.data or []}
+            self._count_own_reads(len(liked))
         return (
             Published(subject.remote_id, subject_url(subject))
             if subject.remote_id in liked
@@ -466,6 +480,7 @@ class XPlatform:
                     user_auth=True,
                 )
                 posts += [t.data for t in response.data or []]
+                self._count_own_reads(len(response.data or []))
             token = response.meta.get("next_token")
             if not token:
                 break

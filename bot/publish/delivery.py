@@ -61,7 +61,9 @@ class Delivery:
 
     def spend_for(self, row: OutboxRow, now: datetime) -> Spend | None:
         """What sending `row` is charged (live X posts), or None."""
-        cost = post_cost(row.platform, row.text, self.prices) if self.mode == "live" else None
+        thread = json.loads(row.thread) if row.thread else ()
+        live = self.mode == "live"
+        cost = post_cost(row.platform, row.text, self.prices, thread) if live else None
         if cost is None:
             return None
         return Spend(row.platform, row.campaign_id, cost, now, row.id)

@@ -216,7 +216,7 @@ class Outbox:
         try:
             published = platform.publish(request)
         except Duplicate as exc:
-            found = self._find(platform, request)
+            found = self._find(platform, row, now)
             if found is not None:
                 return self._sent(row, attempt, found, now)
             return self._finish(row, attempt, OutboxState.FAILED, now, reason=exc.message)
@@ -263,10 +263,11 @@ class Outbox:
         with self._in_flight_lock:
             return row_id in self._in_flight
 
-    @staticmethod
-    def _find(platform: Platform, request: PostRequest) -> Published | None:
+    def _find(self, platform: Platform, row: OutboxRow, now: datetime) -> Published | None:
         try:
-            return platform.find_published(request)
+            return reconciliation.look_up(
+                self.store, self.delivery, self.budget, platform, row, now
+            )
         except PlatformError:
             return None  # not confirmed now; reconciliation asks again later
 
@@ -326,7 +327,7 @@ class Outbox:
         """Ask the network about every unresolved row (see bot/publish/reconciliation.py)."""
         pending = list(rows if rows is not None else self.unresolved(platform.name))
         return reconciliation.reconcile(
-            self.store, self.delivery, platform, pending, now, self._is_in_flight
+            self.store, self.delivery, self.budget, platform, pending, now, self._is_in_flight
         )
 
 

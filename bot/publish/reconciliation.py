@@ -16,7 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import events
-from bot.platforms.base import Platform, PlatformError, Published
+from bot.platforms.base import (
+    BillsOwnReads,
+    Platform,
+    PlatformError,
+    PostRequest,
+    Published,
+    Transient,
+)
+from bot.publish.budget import Budget, Cost, Spend
 from bot.publish.delivery import Delivery, Found, request_for
 from bot.publish.states import UNRESOLVED_STATES, OutboxState, move, move_many
 from bot.store.engine import Store
@@ -55,9 +63,42 @@ def unresolved(store: Store, mode: str, platform: str) -> list[OutboxRow]:
         )
 
 
+def look_up(
+    store: Store,
+    delivery: Delivery,
+    budget: Budget,
+    platform: Platform,
+    row: OutboxRow,
+    now: datetime,
+) -> Published | None:
+    """`platform.find_published` for `row`, charged like a post where the network bills the
+    reads (X: each own post read, kind "reconcile_read"): refused (Transient, the row stays
+    unresolved) when the most it may read would pass the budget."""
+    request: PostRequest = request_for(row)
+    if not isinstance(platform, BillsOwnReads) or delivery.mode != "live":
+        return platform.find_published(request)
+    price = delivery.prices.own_read
+    most = Cost("reconcile_read", platform.most_reads_per_lookup * price)
+    refusal = budget.refusal(most, platform.name, row.campaign_id, None, now)
+    if refusal:
+        raise Transient(platform.name, f"not looked up: {refusal}")
+    platform.take_own_reads()  # what this thread read before is not this lookup's
+    try:
+        return platform.find_published(request)
+    finally:
+        reads = platform.take_own_reads()
+        if reads and price:
+            spend = Spend(
+                platform.name, row.campaign_id, Cost("reconcile_read", reads * price), now
+            )
+            with store.write() as session:
+                Budget.record(session, [spend])
+
+
 def reconcile(
     store: Store,
     delivery: Delivery,
+    budget: Budget,
     platform: Platform,
     rows: Sequence[OutboxRow],
     now: datetime,
@@ -74,7 +115,7 @@ def reconcile(
             if in_flight(row.id):
                 continue
             try:
-                answers.append((row, platform.find_published(request_for(row))))
+                answers.append((row, look_up(store, delivery, budget, platform, row, now)))
             except PlatformError as exc:
                 log.warning("cannot reconcile %s yet: %s", row.key, exc)
                 counts["unknown"] += 1

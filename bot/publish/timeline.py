@@ -101,7 +101,7 @@ def simulate(
     month = None
     entries = []
     for post in planned_posts(active, start, end, settings, None):
-        cost = post_cost(post.slot.platform, post.text, settings.x.prices)
+        cost = post_cost(post.slot.platform, post.text, settings.x.prices, post.thread)
         usd = cost.usd if cost else 0.0
         this_month = (post.slot.due.year, post.slot.due.month)
         if month is not None and this_month != month:

@@ -82,11 +82,11 @@ def test_simulate_states_what_amplification_may_cost(run, write) -> None:
     )
     result = run("simulate", "demo", "--days", "10", "--from", "2026-12-01T09:00")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == (
+    assert (
         "Amplification (repost): at most 60 in 10 days on bluesky, x, as supporters post (not in "
         "the timeline above); X discovery on: at most 1000 X reads, up to $5.45 with the "
         "amplifications"
-    )  # 1000 reads x $0.005 + 30 reposts on X x $0.015
+    ) in result.output.splitlines()  # 1000 reads x $0.005 + 30 reposts on X x $0.015
     data = json.loads(run("simulate", "demo", "--days", "10", "--json").output)
     assert data["amplification"]["x_most_reads"] == 1000
 

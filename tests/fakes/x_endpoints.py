@@ -105,7 +105,9 @@ def _create_post(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -
         detail = "You attempted to quote a Tweet that is deleted or not visible to you."
         raise Answer(problem(403, "Forbidden", detail))
     mine = [p for p in s.posts.values() if p.author_id == s.account.user_id and not p.retweet_of]
-    if any(p.sent_text == text for p in mine):
+    window = s.duplicate_window
+    recent = [p for p in mine if window is None or p.created_at > s.now() - window]
+    if any(p.sent_text == text for p in recent):
         raise Answer(problem(403, "Forbidden", DUPLICATE))
     post = s.store(text, s.account.user_id, media_ids, reply_to, quoted)
     return 201, {"data": s.render(post, set(), set())}

@@ -53,6 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.x_amplify import HANDLERS
+from tests.fakes.x_bill import bill_call
 from tests.fakes.x_endpoints import (
     LIVE_TWEET_FIELDS,
     Answer,
@@ -188,6 +189,9 @@ class XFakeApi:
         with state.lock:
             params = result.parameters
             status, payload = HANDLERS[route](state, params.path, params.query, fields, result.body)
+            bill_call(
+                state.bill, state.account.user_id, route, params.path, status, payload, result.body
+            )
             if entry.method == "GET" and isinstance(payload.get("data"), list):
                 state.reads[route] = state.reads.get(route, 0) + len(payload["data"])
         return await self._fault(fault) if fault else JSONResponse(payload, status)

@@ -10,11 +10,13 @@ import html
 import json
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.rejections import Rejections
+from tests.fakes.x_bill import XBill
 from tests.fakes.x_entities import Link, entities, hashtags, links_in
 
 WINDOW = 900  # seconds: X's 15-minute rate-limit window
@@ -145,6 +147,12 @@ class XFakeState:
         self.lock = threading.RLock()
         self._seq = 0
         self.release = threading.Event()
+        self.bill = XBill()  # every billed call at the prices (x_bill.py)
+        # X's time for new posts: a test on an accelerated clock gives the daemon's clock.
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # X refuses a text identical to a *recent* post of the account, "recent" unpublished:
+        # None takes every earlier post; a test may take a window (of `now`'s time).
+        self.duplicate_window: timedelta | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -166,6 +174,7 @@ class XFakeState:
             self.retweets: dict[str, str] = {}  # source post id -> the account's retweet id
             self.likes: dict[str, datetime] = {}  # post id -> when the account liked it, in order
             self.reads: dict[str, int] = {}  # route -> posts returned (X bills per post read)
+            self.bill.clear()  # the prices stay as the test set them
 
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
         """Answer the next `count` matching calls with a fault (see `Fault` for the options)."""
@@ -262,7 +271,7 @@ class XFakeState:
         quote_of: str | None,
         created_at: datetime | None = None,
     ) -> FakePost:
-        now = created_at or datetime.now(UTC)
+        now = created_at or self.now()
         text = unicodedata.normalize("NFC", text)
         shown, links = links_in(text, shorten=self.shorten_urls)
         post = FakePost(self.next_id(now), shown, text, author_id, now, media_ids)
