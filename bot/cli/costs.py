@@ -81,7 +81,11 @@ def print_costs(
     posts_day: date | None,
     *,
     daily: bool = True,
+    adaptive: bool = False,
 ) -> None:
+    """`adaptive`: the metrics cadence reads a post less once its counts stop moving, so the
+    forecast's metrics reads (at the fixed cadence) are the most it can read."""
+    labels = LABELS | ({"metrics": "metrics reads (at most)"} if adaptive else {})
     if daily:
         table = Table(title="X cost forecast per day (UTC), USD; links: posts with links")
         table.add_column("day", no_wrap=True)
@@ -96,7 +100,7 @@ def print_costs(
             )
         console.print(table)
     for month, usd in costs.months().items():
-        parts = ", ".join(f"{LABELS[k]} ${usd[k]:.2f}" for k in KINDS)
+        parts = ", ".join(f"{labels[k]} ${usd[k]:.2f}" for k in KINDS)
         console.print(
             f"X cost forecast {month}: ${usd['total']:.2f} of the ${budget:.2f} budget ({parts})",
             soft_wrap=True,

@@ -194,7 +194,15 @@ def simulate(config: Config, campaign: str, start: str | None, days: int, as_jso
         click.echo(describe(forecast, days))
     if listening is not None:
         click.echo(describe_listening(listening, days))
-    print_costs(costs, budget, config.settings.x.prices.read, console(), posts_run_out(entries))
+    adaptive = config.settings.engagement.metrics_cadence_mode == "adaptive"
+    print_costs(
+        costs,
+        budget,
+        config.settings.x.prices.read,
+        console(),
+        posts_run_out(entries),
+        adaptive=adaptive,
+    )
 
 
 def _timeline_json(

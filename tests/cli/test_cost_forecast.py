@@ -65,7 +65,7 @@ def test_simulate_gives_every_kind_of_x_cost_and_the_day_the_posts_alone_run_out
         "WARNING: the planned X posts alone cost more than the $1.00 monthly budget: the money "
         "runs out on Sun 06 Dec 2026" in " ".join(shown.split())
     )
-    assert "X cost forecast 2026-12: $" in shown and "metrics reads $" in shown
+    assert "X cost forecast 2026-12: $" in shown and "metrics reads (at most) $" in shown
 
 
 def test_status_shows_spent_reserved_and_the_projected_month_end(run, workdir) -> None:  # type: ignore[no-untyped-def]
