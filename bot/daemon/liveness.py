@@ -115,7 +115,7 @@ def liveness_lines(liveness: dict[str, Any]) -> list[str]:
             f"last tick {_ago(leader['last_tick_seconds_ago'])}: {leader['activity']}"
         ]
     elif seen is None:
-        lines = [f"NOT RUNNING: {liveness.get('note') or 'no daemon has run on this database'}"]
+        lines = [f"NOT RUNNING: {liveness.get('note') or 'no daemon has run on this database yet'}"]
     else:
         lines = [
             f"NOT RUNNING: last seen {_who(seen)} at {seen['last_tick_at']:%Y-%m-%d %H:%M:%S} "

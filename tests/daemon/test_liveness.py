@@ -269,6 +269,19 @@ def test_status_before_any_daemon_ran_says_so(tmp_path):
     project = make_project(tmp_path)
     shown = status(project)
     assert shown.returncode == 3
+    assert shown.stdout.splitlines()[0].startswith("NOT RUNNING: no database yet")
+    assert not (project / "data").exists() or not any((project / "data").iterdir())
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        cwd=project,
+        env=environment(None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    shown = status(project)
+    assert shown.returncode == 3
     assert shown.stdout.splitlines()[0] == "NOT RUNNING: no daemon has run on this database yet"
 
 
