@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,21 +31,6 @@ messages:
 """
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY = "GET /api/v1/accounts/verify_credentials"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MastodonFakeServer]:
-    with MastodonFakeServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fake(server: MastodonFakeServer) -> Iterator[MastodonFakeServer]:
-    server.state.reset()
-    yield server
-    assert server.state.violations == []
-    assert server.state.response_violations == []
-    server.state.reset()
 
 
 @pytest.fixture

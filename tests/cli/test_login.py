@@ -9,7 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,21 +25,6 @@ from tests.peers.bluesky_network import BlueskyNetwork
 ROOT = Path(__file__).resolve().parents[2]
 
 VERIFY = "GET /api/v1/accounts/verify_credentials"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MastodonFakeServer]:
-    with MastodonFakeServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fake(server: MastodonFakeServer) -> Iterator[MastodonFakeServer]:
-    server.state.reset()
-    yield server
-    assert server.state.violations == []
-    assert server.state.response_violations == []
-    server.state.reset()
 
 
 @pytest.fixture
