@@ -153,8 +153,11 @@ def _x_answers(config: Config, loaded: list[LoadedCampaign], as_json: bool) -> X
         answers = x_handles.look_up(directory, store, lookup, prices, now)
     finally:
         store.dispose()
-    found = sum(1 for a in answers.answers.values() if a.outcome == "found")
-    click.echo(f"X: {found} account(s) found, ${answers.usd:.3f} charged", err=as_json)
+    outcomes = [a.outcome for a in answers.answers.values()]
+    line = f"X: {outcomes.count('found')} account(s) found, ${answers.usd:.3f} charged"
+    if failed := outcomes.count("unknown"):
+        line += f"; {failed} handle(s) not looked up: X failed (see the notes)"
+    click.echo(line, err=as_json)
     return answers
 
 

@@ -172,6 +172,7 @@ def test_an_x_outage_is_a_note_not_a_bad_handle(project, x_fake: XFakeServer):
         "X is unavailable (an outage or no connection): look up users: 503" in n for n in notes
     )
     assert "no X account" not in result.output
+    assert "X: 0 account(s) found, $0.000 charged; 4 handle(s) not looked up" in result.output
     assert x_fake.state.bill.total() == 0 and _spends() == []
 
 
