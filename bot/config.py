@@ -106,6 +106,11 @@ class XPrices(Section):
     own_read: float = Field(
         default=0.001, ge=0, description="USD charged per read of the account's own posts."
     )
+    user_read: float = Field(
+        default=0.010,
+        ge=0,
+        description="USD charged per account a user lookup returns (`check --online --x`).",
+    )
 
 
 class XSettings(Section):

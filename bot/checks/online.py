@@ -3,13 +3,15 @@ and every Bluesky mention typed into its posts, looked up on its network (read-o
 
 One that no account has is a problem at its place in the file; one that could not be looked up
 (the network failed, the server answered something else) is a note saying so, never a problem.
-X handles are not looked up: X bills every read. The lookups themselves are done by a
-`Resolver` (bot/platforms/lookup.py); this module only says what to ask and where to report.
+X handles (the targets' and the `@mentions` typed into X posts) only when asked (`--x`): X
+bills each lookup (bot/publish/x_handles.py prices, refuses and charges them). The lookups
+themselves are done by a `Resolver` (bot/platforms/lookup.py); this module only says what to ask
+and where to report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,7 +19,8 @@ from bot.campaign.loader import LoadedCampaign
 from bot.checks.handles import located, mentionable, typed_mentions
 from bot.problems import Problem, excerpt
 
-NETWORKS = {"bluesky": "Bluesky", "mastodon": "Mastodon"}
+NETWORKS = {"bluesky": "Bluesky", "mastodon": "Mastodon", "x": "X"}
+FREE = ("bluesky", "mastodon")  # looked up by every `check --online`
 
 
 class Answer(Protocol):
@@ -47,9 +50,11 @@ class OnlineResult:
     looked_up: int
 
 
-def check_online(loaded: LoadedCampaign, resolver: Resolver) -> OnlineResult:
+def check_online(
+    loaded: LoadedCampaign, resolver: Resolver, networks: Sequence[str] = FREE
+) -> OnlineResult:
     result = OnlineResult([], [], 0)
-    for asked in _handles(loaded):
+    for asked in _handles(loaded, networks):
         answer = resolver.look_up(asked.platform, asked.handle)
         result.looked_up += 1
         network = NETWORKS[asked.platform]
@@ -67,19 +72,24 @@ def _at(where: Problem, message: str) -> Problem:
     return Problem(where.file, where.line, where.col, message)
 
 
-def _handles(loaded: LoadedCampaign) -> Iterator[_Asked]:
+def handles_of(loaded: LoadedCampaign, platform: str) -> list[str]:
+    """The handles of `platform` a `check --online` of `loaded` would look up."""
+    return [asked.handle for asked in _handles(loaded, (platform,))]
+
+
+def _handles(loaded: LoadedCampaign, networks: Sequence[str]) -> Iterator[_Asked]:
     campaign = loaded.campaign
     for target in campaign.targets:
         who = f"target '{target.id}'"
-        for platform in NETWORKS:
+        for platform in networks:
             handle = getattr(target.handles, platform)
             if handle and not handle.startswith("did:"):
                 where = loaded.problem(target, ("handles", platform), "")
                 yield _Asked(platform, handle, who, where)
     for message in campaign.messages:
-        if "bluesky" not in (message.platforms or campaign.platforms):
-            continue
-        for mention in typed_mentions(message):
-            if mentionable("bluesky", mention.written[1:]):
-                where = located(loaded, mention, "")
-                yield _Asked("bluesky", mention.written[1:], f"message '{message.id}'", where)
+        posted_on = message.platforms or campaign.platforms
+        for platform in [p for p in ("bluesky", "x") if p in networks and p in posted_on]:
+            for mention in typed_mentions(message):
+                if mentionable(platform, mention.written[1:]):
+                    where = located(loaded, mention, "")
+                    yield _Asked(platform, mention.written[1:], f"message '{message.id}'", where)

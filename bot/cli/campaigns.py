@@ -16,8 +16,13 @@ from bot.config import Config, load_config, own_post_limits
 from bot.problems import ProblemsFound
 
 if TYPE_CHECKING:
+    from bot.campaign.loader import LoadedCampaign
     from bot.checks.run import CampaignReport, CheckReport
     from bot.compose.renderings import Rendering
+    from bot.platforms.lookup import HandleLookup, Lookup
+    from bot.publish.budget import Budget
+    from bot.publish.x_handles import XAnswers
+    from bot.store.engine import Store
 
 # Commands import their heavy parts (twitter-text, the checks, rich) inside themselves, so each
 # command starts with only what it needs.
@@ -33,6 +38,13 @@ COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
     help="Also look up every Bluesky handle and Mastodon address (read-only, free; not X).",
 )
 @click.option(
+    "--x",
+    "with_x",
+    is_flag=True,
+    help="With --online, also look up the X handles: X bills each account found "
+    "([x.prices] user_read), charged to the month's X budget; the cost is shown first.",
+)
+@click.option(
     "--now",
     "as_of",
     metavar="WHEN",
@@ -40,7 +52,12 @@ COUNT_PLATFORMS = ("x", "bluesky", "mastodon")
 )
 @click.pass_context
 def check(
-    ctx: click.Context, paths: tuple[Path, ...], as_json: bool, online: bool, as_of: str | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    as_json: bool,
+    online: bool,
+    with_x: bool,
+    as_of: str | None,
 ) -> None:
     """Check config, campaigns, templates and every rendering against platform limits.
 
@@ -57,6 +74,8 @@ def check(
         problems = [p.as_dict() for p in found.problems]
         click.echo(json.dumps({"ok": False, "problems": problems, "campaigns": []}, indent=2))
         sys.exit(1)
+    if with_x and not online:
+        raise click.UsageError("--x looks up X handles with --online: use both")
     from bot.checks.run import run_check
     from bot.cli.daemon import parse_moment
 
@@ -64,29 +83,98 @@ def check(
     now = datetime.now(UTC)
     report = run_check(config, list(paths), parse_moment(as_of, zone, now) if as_of else now)
     if online:
-        _look_up_handles(config, report)
+        _look_up_handles(config, report, with_x, as_json)
     if as_json:
         _print_check_json(report)
         sys.exit(0 if report.ok else 1)
     _print_check_text(report)
 
 
-def _look_up_handles(config: Config, report: CheckReport) -> None:
+def _look_up_handles(config: Config, report: CheckReport, with_x: bool, as_json: bool) -> None:
     """`check --online`: handles no account has become problems, failed lookups notes."""
-    from bot.checks.online import check_online
+    from bot.checks.online import FREE, check_online
     from bot.platforms.lookup import HandleLookup
+    from bot.publish.x_handles import XAnswers
 
+    loaded = [c.loaded for c in report.campaigns if c.loaded is not None]
+    x_answers = _x_answers(config, loaded, as_json) if with_x else XAnswers()
+    networks = (*FREE, "x") if with_x else FREE
     settings = config.settings
     with HandleLookup(
         settings.bluesky.service_url,
         settings.check.webfinger_url,
         settings.check.timeout_seconds,
     ) as lookup:
+        resolver = _Resolvers(lookup, x_answers)
         for campaign in report.campaigns:
             if campaign.loaded is not None:
-                found = check_online(campaign.loaded, lookup)
+                found = check_online(campaign.loaded, resolver, networks)
                 campaign.problems = sorted(campaign.problems + found.problems)
                 campaign.notes += found.notes
+
+
+class _Resolvers:
+    """X's answers from the batched, charged lookups; the free networks' asked one by one."""
+
+    def __init__(self, free: HandleLookup, x: XAnswers) -> None:
+        self.free, self.x = free, x
+
+    def look_up(self, platform: str, handle: str) -> Lookup:
+        return (self.x if platform == "x" else self.free).look_up(platform, handle)
+
+
+def _x_answers(config: Config, loaded: list[LoadedCampaign], as_json: bool) -> XAnswers:
+    """`check --online --x`: the cost said first; refused (exit 1, nothing read) when the
+    month's X budget cannot pay it; else looked up in batches and charged."""
+    from bot.checks.online import handles_of
+    from bot.cli.common import with_env_file
+    from bot.platforms.base import PlatformError
+    from bot.platforms.x import from_config
+    from bot.publish import x_handles
+    from bot.store.engine import Store
+
+    prices = config.settings.x.prices
+    lookup = x_handles.plan([h for each in loaded for h in handles_of(each, "x")], prices)
+    click.echo(lookup.line(prices), err=as_json)
+    if not lookup.handles:
+        return x_handles.XAnswers()
+    config = with_env_file(config)
+    try:
+        directory = from_config(config)
+    except PlatformError as exc:
+        fail([f"kindling check --x: {exc}"])
+    store = Store(config.database)
+    try:
+        store.require_migrated()
+        now = datetime.now(UTC)
+        why = x_handles.refusal(_x_budget(config, store, now), lookup, now)
+        if why:
+            fail([f"kindling check --x: X handles not looked up, nothing read: {why}"])
+        answers = x_handles.look_up(directory, store, lookup, prices, now)
+    finally:
+        store.dispose()
+    outcomes = [a.outcome for a in answers.answers.values()]
+    line = f"X: {outcomes.count('found')} account(s) found, ${answers.usd:.3f} charged"
+    if failed := outcomes.count("unknown"):
+        line += f"; {failed} handle(s) not looked up: X failed (see the notes)"
+    click.echo(line, err=as_json)
+    return answers
+
+
+def _x_budget(config: Config, store: Store, now: datetime) -> Budget:
+    """The month's X budget with the planned posts reserved, as the daemon keeps it."""
+    from bot.checks.registry import CampaignRegistry
+    from bot.daemon.outlook import month_outlook
+    from bot.daemon.x_costs import engagement_cycle
+    from bot.publish.budget import Budget
+
+    settings = config.settings
+    budget = Budget(store, settings.x.monthly_budget_usd)
+    registry = CampaignRegistry(config)
+    registry.load()
+    cycle = engagement_cycle(settings)
+    budget.outlook = month_outlook(store, registry.campaigns(), settings, now, cycle)
+    return budget
 
 
 def _print_check_json(report: CheckReport) -> None:

@@ -1,8 +1,8 @@
 """Whether a handle belongs to an account, asked of its network (`kindling check --online`).
 
 Read-only and free: Bluesky's `com.atproto.identity.resolveHandle` (asked of the configured
-service) and Mastodon's WebFinger (asked of the address's own server). X is not asked: X bills
-every read. An answer is `Lookup`: found, missing, or not known (the network failed), so a
+service) and Mastodon's WebFinger (asked of the address's own server). X is not asked here: X
+bills every read (`check --online --x`: bot/publish/x_handles.py). An answer is `Lookup`: found, missing, or not known (the network failed), so a
 network failure is never reported as a bad handle.
 """
 

@@ -83,6 +83,7 @@ CREDENTIAL_VARIABLES = (
 )
 RECONCILE_MARGIN = timedelta(hours=1)  # clock skew allowance before the slot
 RECONCILE_LIMIT = 200  # own posts read at most when reconciling (X bills per post read)
+USERS_BATCH = 100  # usernames a user lookup takes at most (GET /2/users/by)
 LIKES_READ = 100  # the latest likes read to reconcile a like: the first page, at most
 # X's answers to a second retweet or like (v1.1 refused them; v2 answers 200 retweeted/liked)
 ALREADY = re.compile(r"already (retweeted|reposted|liked|favorited)", re.IGNORECASE)
@@ -102,6 +103,7 @@ class XPlatform:
 
     name = "x"
     metrics_batch = 100
+    users_batch = USERS_BATCH
     most_reads_per_lookup = RECONCILE_LIMIT
     combines_terms = True  # X's search takes every term in one query, joined by OR
 
@@ -313,6 +315,15 @@ class XPlatform:
                 raise
             deleted = False
         log.info("x: deleted %s%s", remote_id, "" if deleted else " (it was already gone)")
+
+    def existing_users(self, usernames: Sequence[str]) -> set[str]:
+        """Which of `usernames` (at most USERS_BATCH, one call) are X accounts: their usernames
+        in lower case. X bills each account found; a username no account has is in `errors`."""
+        if len(usernames) > USERS_BATCH:
+            raise ValueError(f"at most {USERS_BATCH} usernames a lookup")
+        with self._calling("look up users", "GET /2/users/by"):
+            response = self._client.get_users(usernames=list(usernames), user_auth=True)
+            return {str(user.data["username"]).lower() for user in response.data or []}
 
     # --- amplifying ---------------------------------------------------------------------------
     def search(

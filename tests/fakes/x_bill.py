@@ -5,7 +5,8 @@ hold the daemon's forecast and its budget against what X would have billed.
 What is billed, as X's pay-per-use does: each post created (a post with a link at its own
 price; every reply of a thread is a post); each post a read returns: the account's own posts
 (metrics lookups, its timeline, its likes) at `own_read`, anyone else's (mentions, search,
-another user's timeline) at `read`. An empty answer, a refused call, the account lookup and
+another user's timeline) at `read`; each account a user lookup returns (`GET /2/users/by`,
+`kindling check --online --x`) at `user_read`. An empty answer, a refused call, the account lookup and
 media uploads bill nothing.
 """
 
@@ -18,7 +19,13 @@ from typing import Any
 
 from tests.fakes.x_entities import links_in
 
-DEFAULT_PRICES = {"post": 0.015, "post_with_link": 0.20, "read": 0.005, "own_read": 0.001}
+DEFAULT_PRICES = {
+    "post": 0.015,
+    "post_with_link": 0.20,
+    "read": 0.005,
+    "own_read": 0.001,
+    "user_read": 0.010,
+}
 OWN_READS = ("GET /2/tweets", "GET /2/users/{id}/liked_tweets")
 OTHERS_READS = ("GET /2/users/{id}/mentions", "GET /2/tweets/search/recent")
 
@@ -26,7 +33,7 @@ OTHERS_READS = ("GET /2/users/{id}/mentions", "GET /2/tweets/search/recent")
 @dataclass
 class BillLine:
     route: str
-    kind: str  # post, post_with_link, own_read or read
+    kind: str  # post, post_with_link, own_read, read or user_read
     units: int
     usd: float
 
@@ -87,5 +94,7 @@ def bill_call(
         bill.charge(route, "own_read", read)
     elif route in OTHERS_READS:
         bill.charge(route, "read", read)
+    elif route == "GET /2/users/by":
+        bill.charge(route, "user_read", read)
     elif route == "GET /2/users/{id}/tweets":
         bill.charge(route, "own_read" if path.get("id") == account_id else "read", read)

@@ -142,6 +142,29 @@ def _me(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tuple[i
     return 200, {"data": s.user(s.account.user_id)}
 
 
+def _users_by(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tuple[int, Any]:
+    """Users by their usernames (any case), as the spec answers: the accounts found in `data`,
+    each username no account has a resource-not-found problem in `errors`."""
+    known = {name.lower(): uid for uid, name in s.users.items()}
+    out: dict[str, Any] = {}
+    found = [known[n.lower()] for n in query["usernames"] if n.lower() in known]
+    if found:
+        out["data"] = [s.user(uid) for uid in dict.fromkeys(found)]
+    missing = [n for n in query["usernames"] if n.lower() not in known]
+    if missing:
+        out["errors"] = [
+            {
+                "value": n,
+                "detail": f"Could not find user with usernames: [{n}].",
+                "parameter": "usernames",
+            }
+            | {"title": "Not Found Error", "resource_type": "user", "resource_id": n}
+            | {"type": PROBLEMS + "resource-not-found"}
+            for n in missing
+        ]
+    return 200, out
+
+
 def _timeline(s: XFakeState, path: Any, query: Any, fields: Any, body: Any) -> tuple[int, Any]:
     exclude = set(query.get("exclude", []))
     posts = [
@@ -193,6 +216,7 @@ HANDLERS: dict[str, Handler] = {
     "GET /2/tweets": _lookup,
     "DELETE /2/tweets/{id}": _delete,
     "GET /2/users/me": _me,
+    "GET /2/users/by": _users_by,
     "GET /2/users/{id}/tweets": _timeline,
     "GET /2/users/{id}/mentions": _mentions,
     "POST /2/media/upload": _upload,

@@ -19,7 +19,8 @@ It takes the account's keys from KINDLING_X_* when set. Control it over HTTP: `G
 `POST /_fake/reset`, `/_fake/fault` {"kind": "error", "route": "POST /2/tweets", "after": true},
 `/_fake/post` {"text": "#tag https://example.org", "author": "someone", "lang": "cy",
 "in_reply_to": id, "retweet_of": id, "created_at": iso}, `/_fake/metrics`
-{"post_id": "...", "like_count": 3}, `/_fake/config` {"metric_name": ..., "limits": {...}}.
+{"post_id": "...", "like_count": 3}, `/_fake/user` {"username": "someone"} (an account that
+`GET /2/users/by` finds), `/_fake/config` {"metric_name": ..., "limits": {...}}.
 """
 
 from __future__ import annotations
@@ -306,6 +307,8 @@ def create_app(state: XFakeState) -> Starlette:
             state.clear_faults()
         elif action == "post":
             return JSONResponse({"id": state.add_post(**options)})
+        elif action == "user":
+            return JSONResponse({"id": state.add_user(**options)})
         elif action == "metrics":
             state.set_metrics(**options)
         elif action == "config":

@@ -25,6 +25,7 @@ RATE_LIMITS = {
     "DELETE /2/tweets/{id}": 50,
     "GET /2/tweets": 900,
     "GET /2/users/me": 75,
+    "GET /2/users/by": 900,
     "GET /2/users/{id}/tweets": 900,
     "GET /2/users/{id}/mentions": 300,
     "GET /2/tweets/search/recent": 300,
@@ -216,6 +217,14 @@ class XFakeState:
             post = self.store(text, author_id, [], in_reply_to, quote_of, when)
             post.lang = lang
             return post.id
+
+    def add_user(self, username: str) -> str:
+        """An X account other than the campaign's (e.g. a target's), by its username: its id."""
+        with self.lock:
+            known = {name: uid for uid, name in self.users.items()}
+            user_id = known.get(username) or str(2_000_000 + len(self.users))
+            self.users[user_id] = username
+            return user_id
 
     def posts_read(self) -> int:
         """Posts returned by every read so far: what X would bill."""
