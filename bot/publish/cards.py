@@ -71,36 +71,16 @@ def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:
 
 def fitted_image(image: Image, platform: str, cache: Path) -> Image:
     """`image` as `platform` takes it: the campaign's file when it fits that platform's limits,
-    else the copy `kindling check` accepted (re-encoded to fit, or made upright and RGB), kept in
-    `cache` under the original's hash with its format's extension (the adapters send the MIME
-    type of the file name)."""
-    from bot.cards.images import (
-        PLATFORM_LIMITS,
-        Unusable,
-        digest,
-        inspect,
-        prepared,
-        write_atomically,
-    )
+    else the copy `kindling check` accepted (re-encoded to fit, or made upright and RGB), the
+    one file in `cache` that check keeps too (bot/cards/images.py, `prepared_file`)."""
+    from bot.cards.images import PLATFORM_LIMITS, Unusable, prepared_file
 
     if platform not in PLATFORM_LIMITS:
         return image
-    suffixes = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
     try:
-        data = image.path.read_bytes()
-        name = f"{digest(data)}-{platform}"
-        # Every planning pass asks again: a copy made before is found without decoding anything.
-        made = [cache / f"{name}{suffix}" for suffix in suffixes.values()]
-        target = next((path for path in made if path.is_file()), None)
-        if target is not None:
-            return Image(target, image.alt)
-        ready = prepared(data, platform, cache)
-        if ready is data:
-            return image
-        target = cache / f"{name}{suffixes[inspect(ready).format]}"
-        write_atomically(target, ready)
+        posted = prepared_file(image.path.read_bytes(), platform, cache)
     except Unusable as unusable:
         raise ValueError(f"the image {image.path.name} {unusable}") from None
     except OSError as exc:
         raise ValueError(f"cannot prepare the image {image.path.name}: {exc.strerror}") from None
-    return Image(target, image.alt)
+    return image if posted is None else Image(posted, image.alt)
