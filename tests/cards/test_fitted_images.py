@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -100,3 +104,78 @@ def test_check_and_the_planner_keep_one_fitted_copy_of_an_oversized_photo(
     done = kindling(project, "post", "demo", "photo", "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _fitted_files(project) == [kept]
+
+
+# Every file the process opens (Python's "open" audit event: builtins.open, io.open and os.open,
+# so Pillow's and pathlib's reads too) whose real path is being watched.
+_WATCHED: set[str] = set()
+_OPENED: list[str] = []
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event != "open" or not _WATCHED or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    path = os.path.realpath(os.fsdecode(args[0]))
+    if path in _WATCHED:
+        _OPENED.append(path)
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed: it does nothing unless watching
+
+
+@contextmanager
+def _reads_of(path: Path) -> Iterator[list[str]]:
+    """The opens of `path` (by anything in this process) while the block runs."""
+    _WATCHED.add(os.path.realpath(path))
+    start = len(_OPENED)
+    found: list[str] = []
+    try:
+        yield found
+    finally:
+        found.extend(_OPENED[start:])
+        _WATCHED.clear()
+
+
+def test_an_unchanged_image_is_not_read_again_and_a_changed_one_is_refitted(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path, campaign=CAMPAIGN)
+    photo = project / "campaigns" / "photo.png"
+    photo.write_bytes(_noise_png(1400, 900))
+    registry = CampaignRegistry(load_config(project / "config.toml"))
+    assert registry.load() == []
+    active = registry.campaigns()[0]
+
+    with _reads_of(photo) as reads:
+        first = _plan(project, active)
+    assert len(reads) == 2  # once per platform, not once per slot
+    [kept] = _fitted_files(project)
+    with _reads_of(photo) as reads:
+        assert _plan(project, active) == first
+    assert reads == []  # unchanged (same size and mtime): not opened at all
+
+    status = photo.stat()  # the same bytes, touched: read again, the same copy found
+    os.utime(photo, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
+    with _reads_of(photo) as reads:
+        assert _plan(project, active) == first
+    assert len(reads) == 2
+    assert _fitted_files(project) == [kept]
+
+    changed = _noise_png(1500, 900)  # new content and size: read, hashed and fitted again
+    photo.write_bytes(changed)
+    with _reads_of(photo) as reads:
+        refitted = _plan(project, active)
+    assert len(reads) == 2
+    new = project / "data/cache/images" / f"{hashlib.sha256(changed).hexdigest()}-bluesky.jpg"
+    assert refitted[("cy", "bluesky")] == refitted[("en", "bluesky")] == {new}
+    assert len(new.read_bytes()) <= 1_000_000
+    assert refitted[("cy", "x")] == {photo}
+    assert len(active.fitted_images) == 2  # one entry per image and platform: bounded
+
+    new.unlink()  # the cache emptied under the daemon: the copy is made again
+    with _reads_of(photo) as reads:
+        assert _plan(project, active) == refitted
+    assert len(reads) == 1 and new.is_file()  # for Bluesky: X's posts the campaign's file
+
+    assert registry.reload()  # the campaign's folder changed: its load, and what it knew, go
+    assert registry.campaigns()[0].fitted_images == {}
