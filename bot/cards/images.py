@@ -177,15 +177,16 @@ LEGACY_SUFFIX = ".img"  # how `kindling check` named its copies before: removed 
 
 def prepared(data: bytes, platform: str, cache: Path | None) -> bytes:
     """The bytes to upload to `platform`: the original when it fits as it is, else a fitted or
-    normalised copy (kept in `cache` under `copy_name` and its format's suffix, the file the
-    planner posts; the original file is untouched). Raises Unusable with the reason, naming the platform's limit."""
+    normalised copy (kept in `cache` under `copy_name` and its format's suffix: the file the
+    planner posts; the original file is untouched). Raises Unusable with the reason, naming
+    the platform's limit."""
     found = _judged(data, platform)
     if not _needs_copy(data, platform, found):
         return data
     if cache is None:
         return _copy(data, platform, found)
     name = copy_name(data, platform)
-    # A copy under the name check gave it before the planner shared its file is not used.
+    # The copy as check named it before it shared the planner's file (`.img`) is not used.
     with contextlib.suppress(OSError):
         (cache / f"{name}{LEGACY_SUFFIX}").unlink(missing_ok=True)
     made = _made(cache, name)
