@@ -168,20 +168,89 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# A copy made to fit a platform is kept once, as `<original's sha256>-<platform><suffix>`: the
+# suffix names its format (the adapters send the MIME type of the file name), and `kindling
+# check` and the planner find and post the same file.
+SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
+LEGACY_SUFFIX = ".img"  # how `kindling check` named its copies before: removed when met
+
+
 def prepared(data: bytes, platform: str, cache: Path | None) -> bytes:
     """The bytes to upload to `platform`: the original when it fits as it is, else a fitted or
-    normalised copy (kept in `cache` by the original's hash; the original file is untouched).
-    Raises Unusable with the reason, naming the platform's limit."""
+    normalised copy (kept in `cache` under `copy_name` and its format's suffix: the file the
+    planner posts; the original file is untouched). Raises Unusable with the reason, naming
+    the platform's limit."""
+    found = _judged(data, platform)
+    if not _needs_copy(data, platform, found):
+        return data
+    if cache is None:
+        return _copy(data, platform, found)
+    name = copy_name(data, platform)
+    # The copy as check named it before it shared the planner's file (`.img`) is not used.
+    with contextlib.suppress(OSError):
+        (cache / f"{name}{LEGACY_SUFFIX}").unlink(missing_ok=True)
+    made = _made(cache, name)
+    if made is not None:
+        return made.read_bytes()
+    result = _copy(data, platform, found)
+    # A cache that cannot be written costs time on the next run, nothing else.
+    with contextlib.suppress(OSError):
+        _keep(cache, name, result)
+    return result
+
+
+def prepared_file(data: bytes, platform: str, cache: Path) -> Path | None:
+    """The file in `cache` to upload to `platform` instead of `data` (made now unless it was
+    made before, by `kindling check` or an earlier planning pass); None when `data` goes as it
+    is. Raises Unusable as `prepared` does, OSError when the copy cannot be written."""
+    name = copy_name(data, platform)
+    found = _made(cache, name)  # found again without decoding anything
+    if found is not None:
+        return found
+    judged = _judged(data, platform)
+    if not _needs_copy(data, platform, judged):
+        return None
+    return _keep(cache, name, _copy(data, platform, judged))
+
+
+def copy_name(data: bytes, platform: str) -> str:
+    """The name (without its suffix) of `data`'s copy made for `platform`."""
+    return f"{digest(data)}-{platform}"
+
+
+def _made(cache: Path, name: str) -> Path | None:
+    return next(
+        (path for path in (cache / f"{name}{s}" for s in SUFFIXES.values()) if path.is_file()),
+        None,
+    )
+
+
+def _keep(cache: Path, name: str, copy: bytes) -> Path:
+    with _opened(copy) as image:
+        suffix = SUFFIXES[str(image.format)]
+    target = cache / f"{name}{suffix}"
+    write_atomically(target, copy)
+    return target
+
+
+def _judged(data: bytes, platform: str) -> Inspected:
+    """`data` decoded, in a format `platform` takes. Raises Unusable."""
     limits = PLATFORM_LIMITS[platform]
     found = inspect(data)
     if found.format not in limits.formats:
         raise Unusable(f"is a {found.format} image, which {limits.name} does not take")
+    return found
+
+
+def _needs_copy(data: bytes, platform: str, found: Inspected) -> bool:
+    """Whether `data` must be re-encoded (or normalised) before it goes to `platform`."""
+    return found.size > found.limit(PLATFORM_LIMITS[platform]) or needs_normalising(data)
+
+
+def _copy(data: bytes, platform: str, found: Inspected) -> bytes:
+    """`data` normalised, or re-encoded to fit `platform`'s limit. Raises Unusable."""
+    limits = PLATFORM_LIMITS[platform]
     limit = found.limit(limits)
-    if found.size <= limit and not needs_normalising(data):
-        return data
-    target = None if cache is None else cache / f"{digest(data)}-{platform}.img"
-    if target is not None and target.is_file():
-        return target.read_bytes()
     result = normalised(data) if found.size <= limit else None
     if result is None or len(result) > limit:
         result = fitted(data, limit)
@@ -191,10 +260,6 @@ def prepared(data: bytes, platform: str, cache: Path | None) -> bytes:
             f"is {found.size:,} bytes, over {limits.name}'s limit of {limit:,}, and {kind} "
             f"cannot be re-encoded to fit while staying readable: make it smaller"
         )
-    if target is not None:
-        # A cache that cannot be written costs time on the next run, nothing else.
-        with contextlib.suppress(OSError):
-            write_atomically(target, result)
     return result
 
 

@@ -13,7 +13,7 @@ so the other jobs see either the old set or the new one, never one half built.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.campaign.loader import LoadedCampaign, campaign_files
@@ -26,10 +26,17 @@ from bot.problems import Problem, display_path, excerpt
 log = logging.getLogger("kindling.campaigns")
 
 
+# (an image's resolved path, platform, cache) -> (its size, mtime_ns, the fitted copy posted
+# instead, or None when the campaign's file goes as it is): bot/publish/cards.py. One entry
+# per image and platform (a changed image replaces its entry), dropped with its campaign load.
+FittedFiles = dict[tuple[Path, str, Path], tuple[int, int, Path | None]]
+
+
 @dataclass(frozen=True)
 class ActiveCampaign:
     loaded: LoadedCampaign
     renderer: PostRenderer
+    fitted_images: FittedFiles = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def id(self) -> str:

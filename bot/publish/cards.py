@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.campaign.loader import LoadedCampaign
 from bot.campaign.model import Message
+from bot.checks.registry import FittedFiles
 from bot.platforms.base import Image
 
 if TYPE_CHECKING:
@@ -69,38 +70,36 @@ def card_image(loaded: LoadedCampaign, card: Card, cache: Path) -> Image:
     return Image(cache / f"{cache_key(card, look, logo_digest)}.png", card.alt)
 
 
-def fitted_image(image: Image, platform: str, cache: Path) -> Image:
+def fitted_image(
+    image: Image, platform: str, cache: Path, known: FittedFiles | None = None
+) -> Image:
     """`image` as `platform` takes it: the campaign's file when it fits that platform's limits,
-    else the copy `kindling check` accepted (re-encoded to fit, or made upright and RGB), kept in
-    `cache` under the original's hash with its format's extension (the adapters send the MIME
-    type of the file name)."""
-    from bot.cards.images import (
-        PLATFORM_LIMITS,
-        Unusable,
-        digest,
-        inspect,
-        prepared,
-        write_atomically,
-    )
+    else the copy `kindling check` accepted (re-encoded to fit, or made upright and RGB), the
+    one file in `cache` that check keeps too (bot/cards/images.py, `prepared_file`).
+
+    `known` (the campaign load's, dropped on reload) remembers which file each (image,
+    platform) posts, under the image's size and mtime: an unchanged image is not read again
+    on the next planning pass; a changed one is read, hashed and fitted again."""
+    from bot.cards.images import PLATFORM_LIMITS, Unusable, prepared_file
 
     if platform not in PLATFORM_LIMITS:
         return image
-    suffixes = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
     try:
-        data = image.path.read_bytes()
-        name = f"{digest(data)}-{platform}"
-        # Every planning pass asks again: a copy made before is found without decoding anything.
-        made = [cache / f"{name}{suffix}" for suffix in suffixes.values()]
-        target = next((path for path in made if path.is_file()), None)
-        if target is not None:
-            return Image(target, image.alt)
-        ready = prepared(data, platform, cache)
-        if ready is data:
-            return image
-        target = cache / f"{name}{suffixes[inspect(ready).format]}"
-        write_atomically(target, ready)
+        status = image.path.stat()
+        key = (image.path.resolve(), platform, cache)
+        stamp = (status.st_size, status.st_mtime_ns)
+        seen = None if known is None else known.get(key)
+        if seen is not None and seen[:2] == stamp:
+            posted = seen[2]
+            if posted is None:
+                return image
+            if posted.is_file():  # else the cache was emptied: made again below
+                return Image(posted, image.alt)
+        posted = prepared_file(image.path.read_bytes(), platform, cache)
     except Unusable as unusable:
         raise ValueError(f"the image {image.path.name} {unusable}") from None
     except OSError as exc:
         raise ValueError(f"cannot prepare the image {image.path.name}: {exc.strerror}") from None
-    return Image(target, image.alt)
+    if known is not None:
+        known[key] = (*stamp, posted)
+    return image if posted is None else Image(posted, image.alt)

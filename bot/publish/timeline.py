@@ -62,7 +62,9 @@ def planned_post(
         path = active.loaded.path.parent / message.image.path
         image = Image(path, message.image.alt.get(slot.language, ""))
         images = (
-            image if image_cache is None else fitted_image(image, slot.platform, image_cache),
+            image
+            if image_cache is None
+            else fitted_image(image, slot.platform, image_cache, active.fitted_images),
         )
     card = slot_card(active, slot)
     if card is not None and image_cache is not None:

@@ -3,6 +3,7 @@ fit when that keeps them readable; quote cards that cannot fit or be drawn; all 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import random
@@ -79,7 +80,15 @@ def test_an_image_too_big_for_bluesky_is_re_encoded_into_the_cache_and_the_origi
     assert len(fitted) <= 1_000_000
     found = inspect(fitted)
     assert found.width >= 1000  # still readable
-    assert next(p.name for p in (tmp_path / "cache").iterdir()).endswith("-bluesky.img")
+    # One copy, named by the original's hash and its own format: the file the planner posts.
+    [kept] = (tmp_path / "cache").iterdir()
+    assert found.format == "JPEG"
+    assert kept.name == f"{hashlib.sha256(original).hexdigest()}-bluesky.jpg"
+    assert kept.read_bytes() == fitted
+    legacy = kept.with_suffix(".img")  # the name check gave its copy before: removed when met
+    legacy.write_bytes(fitted)
+    assert prepared(original, "bluesky", tmp_path / "cache") == fitted
+    assert list((tmp_path / "cache").iterdir()) == [kept]
     assert prepared(original, "x", None) == original  # within X's 5 MB: sent as it is
 
 
