@@ -23,9 +23,17 @@ REJECTIONS = pytest.StashKey[Path]()  # the run's directory of refused requests,
 REJECTED = pytest.StashKey[list[str]]()
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Every stand-in records each request its API description refuses in one directory for
+    """Subprocesses (`python -m bot`, the fakes) import this checkout's code: a venv shared by two
+    checkouts has only one of them installed, and a test would otherwise run the other's.
+
+    Every stand-in records each request its API description refuses in one directory for
     the run (tests/fakes/rejections.py); a nested run makes its own."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     if os.environ.get(rejections.ENV):
         return
     folder = Path(tempfile.mkdtemp(prefix="kindling-rejections-"))
